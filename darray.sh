@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# darray.sh -- build, demo, test and benchmark entry point for darray.
+#
+#   ./darray.sh demo            install deps, build Release in build/, run darray-demo on 2 ranks
+#   ./darray.sh test            install deps, build build/ (Release, -Werror) and run ctest, then
+#                               build-asan/ (Debug, ASan+UBSan, -Werror) and run ctest
+#   ./darray.sh bench [NAME...] install deps, build Release, run darray-bench NAME... on 2 ranks
+#   ./darray.sh build           install deps and build Release in build/ only
+#
+# Environment: DARRAY_JOBS (build/ctest parallelism, default 2), DARRAY_NP (ranks for demo and
+# bench, default 2), DARRAY_SKIP_DEPS=1 (do not check/install Debian packages).
+# Works without a terminal (CI=true, no stdin). Exits non-zero if anything fails.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+JOBS=${DARRAY_JOBS:-2}
+NP=${DARRAY_NP:-2}
+BUILD_DIR="$ROOT/build"
+ASAN_DIR="$ROOT/build-asan"
+BIN_DIR="$BUILD_DIR/bin"
+
+PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
+          libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev)
+
+# Open MPI settings that make mpirun usable as root, oversubscribed, and inside containers
+# (CMA single-copy via process_vm_readv is often forbidden there).
+export OMPI_ALLOW_RUN_AS_ROOT=1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export DEBIAN_FRONTEND=noninteractive
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1)
+
+log() { printf '\n==> %s\n' "$*"; }
+die() { printf 'darray.sh: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# ---------------------------------------------------------------------------
+# Dependencies
+# ---------------------------------------------------------------------------
+ensure_packages() {
+  if [[ "${DARRAY_SKIP_DEPS:-0}" == 1 ]]; then
+    return 0
+  fi
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "darray.sh: dpkg-query not found (not Debian?); assuming dependencies are installed" >&2
+    return 0
+  fi
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  log "installing missing packages: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to install: ${missing[*]}"
+    if [[ -t 0 ]]; then
+      sudo=(sudo env DEBIAN_FRONTEND=noninteractive)
+    else
+      sudo=(sudo -n env DEBIAN_FRONTEND=noninteractive)
+    fi
+  fi
+  "${sudo[@]}" apt-get update </dev/null
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# ---------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------
+# configure_build DIR BUILD_TYPE [extra cmake args...]
+configure_build() {
+  local dir=$1 type=$2
+  shift 2
+  log "configure $dir ($type $*)"
+  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" </dev/null || return 1
+  log "build $dir"
+  cmake --build "$dir" -j "$JOBS" </dev/null || return 1
+}
+
+build_release() {
+  configure_build "$BUILD_DIR" Release
+}
+
+# run_ctest DIR LOG [extra ctest args...]; prints ctest's summary afterwards.
+run_ctest() {
+  local dir=$1 logf=$2
+  shift 2
+  log "ctest in $dir"
+  local rc=0
+  (cd "$dir" && ctest --output-on-failure --no-label-summary -j "$JOBS" "$@" </dev/null) 2>&1 | tee "$logf" ||
+    rc=$?
+  return "$rc"
+}
+
+ctest_summary() {
+  local name=$1 logf=$2
+  echo "--- $name:"
+  if [[ ! -s "$logf" ]]; then
+    echo "(not run)"
+  elif grep -q 'tests passed,' "$logf"; then
+    sed -n '/tests passed,/,$p' "$logf"
+  else
+    grep -E 'No tests were found|Errors while running CTest' "$logf" || tail -n 5 "$logf"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+cmd_build() {
+  ensure_packages
+  build_release
+}
+
+cmd_demo() {
+  ensure_packages
+  build_release
+  [[ -x "$BIN_DIR/darray-demo" ]] || die "$BIN_DIR/darray-demo was not built"
+  log "mpirun -np $NP darray-demo"
+  "${MPIRUN[@]}" -np "$NP" "$BIN_DIR/darray-demo" "$@" </dev/null
+}
+
+cmd_bench() {
+  ensure_packages
+  build_release
+  [[ -x "$BIN_DIR/darray-bench" ]] || die "$BIN_DIR/darray-bench was not built"
+  log "mpirun -np $NP darray-bench $*"
+  "${MPIRUN[@]}" -np "$NP" "$BIN_DIR/darray-bench" "$@" </dev/null
+}
+
+cmd_test() {
+  ensure_packages
+  local logdir failed=()
+  logdir=$(mktemp -d "${TMPDIR:-/tmp}/darray-test.XXXXXX")
+
+  # 1. Release build with -Werror, full test suite (incl. install-consumer).
+  if configure_build "$BUILD_DIR" Release -DDARRAY_WERROR=ON; then
+    run_ctest "$BUILD_DIR" "$logdir/release.log" || failed+=("ctest (build/)")
+  else
+    failed+=("build (build/)")
+  fi
+
+  # 2. Debug build with ASan + UBSan and -Werror (install-consumer is not registered there).
+  if configure_build "$ASAN_DIR" Debug -DDARRAY_SANITIZE=ON -DDARRAY_WERROR=ON; then
+    run_ctest "$ASAN_DIR" "$logdir/asan.log" -LE install || failed+=("ctest (build-asan/)")
+  else
+    failed+=("build (build-asan/)")
+  fi
+
+  log "summary"
+  ctest_summary "build/ (Release, -Werror)" "$logdir/release.log"
+  ctest_summary "build-asan/ (Debug, ASan+UBSan, -Werror)" "$logdir/asan.log"
+  rm -rf "$logdir"
+  if ((${#failed[@]})); then
+    echo
+    echo "darray.sh test: FAILED: ${failed[*]}"
+    return 1
+  fi
+  echo
+  echo "darray.sh test: all passed"
+}
+
+main() {
+  local cmd=${1:-}
+  (($#)) && shift
+  case "$cmd" in
+    demo) cmd_demo "$@" ;;
+    test) cmd_test "$@" ;;
+    bench) cmd_bench "$@" ;;
+    build) cmd_build "$@" ;;
+    -h | --help | help) usage ;;
+    "") usage; exit 2 ;;
+    *) usage >&2; die "unknown command: $cmd" ;;
+  esac
+}
+
+main "$@"

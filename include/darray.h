@@ -1,0 +1,245 @@
+/* darray: parallel, larger-than-memory n-dimensional arrays on MPI.
+ * The one public header: contexts, arrays, creation, movement to and from user memory. */
+#ifndef DARRAY_H
+#define DARRAY_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "darray/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DA_EXPORT __attribute__((visibility("default")))
+#define DA_NODISCARD __attribute__((warn_unused_result))
+#else
+#define DA_EXPORT
+#define DA_NODISCARD
+#endif
+#define DA_API DA_EXPORT DA_NODISCARD
+
+/* ---------------------------------------------------------------- errors */
+
+/* Every fallible function returns one of these (0 = success). */
+#define DA_ERROR_TABLE(X)                                                                          \
+  X(OK, 0, "success")                                                                              \
+  X(ERR_ARG, 1, "invalid argument")                                                                \
+  X(ERR_SHAPE, 2, "invalid or mismatched shape")                                                   \
+  X(ERR_CHUNKS, 3, "invalid chunks")                                                               \
+  X(ERR_DTYPE, 4, "unsupported dtype")                                                             \
+  X(ERR_OVERFLOW, 5, "size overflows 64 bits")                                                     \
+  X(ERR_BOUNDS, 6, "index out of bounds")                                                          \
+  X(ERR_NOMEM, 7, "out of memory")                                                                 \
+  X(ERR_BUFFER, 8, "buffer too small")                                                             \
+  X(ERR_MPI, 9, "MPI error")                                                                       \
+  X(ERR_IO, 10, "I/O error")                                                                       \
+  X(ERR_UNSUPPORTED, 11, "operation not supported")                                                \
+  X(ERR_USER, 12, "user function failed")                                                          \
+  X(ERR_REMOTE, 13, "another rank failed")                                                         \
+  X(ERR_INTERNAL, 14, "internal error")
+
+typedef enum {
+#define DA_ERROR_ENUM_(name, code, text) DA_##name = code,
+  DA_ERROR_TABLE(DA_ERROR_ENUM_)
+#undef DA_ERROR_ENUM_
+} da_error;
+
+/* Local. A static description of an error code. */
+DA_EXPORT const char *da_strerror(int code);
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef enum {
+  DA_BOOL,
+  DA_INT8,
+  DA_INT16,
+  DA_INT32,
+  DA_INT64,
+  DA_UINT8,
+  DA_UINT16,
+  DA_UINT32,
+  DA_UINT64,
+  DA_FLOAT32,
+  DA_FLOAT64,
+  DA_NDTYPES
+} da_dtype;
+
+/* Local. Bytes per element (0 for an unknown dtype), and NumPy's name ("float64"). */
+DA_EXPORT size_t da_dtype_size(da_dtype dt);
+DA_EXPORT const char *da_dtype_name(da_dtype dt);
+
+/* ---------------------------------------------------------------- context */
+
+#define DA_MAX_NDIM 16
+/* As `root` of a gather: every rank receives the data. */
+#define DA_ALL_RANKS (-1)
+
+typedef struct da_ctx_s *da_ctx;
+typedef struct da_array_s *da_array;
+
+/* Collective over comm. A context on a duplicate of comm; no global state is kept. */
+DA_API int da_ctx_create(MPI_Comm comm, da_ctx *ctx);
+/* Collective. Frees the context (NULL is a no-op); arrays must be destroyed first. */
+DA_EXPORT int da_ctx_destroy(da_ctx *ctx);
+/* Local. This rank and the number of ranks. */
+DA_EXPORT int da_ctx_rank(da_ctx ctx);
+DA_EXPORT int da_ctx_size(da_ctx ctx);
+/* Local. The message of the last error on this context ("" when none). */
+DA_EXPORT const char *da_ctx_errmsg(da_ctx ctx);
+/* Collective (same value on every rank). Target bytes of one chunk for "auto" chunks
+ * (default 128 MiB, or the DARRAY_CHUNK_BYTES environment variable). */
+DA_API int da_ctx_set_chunk_bytes(da_ctx ctx, int64_t bytes);
+
+/* ---------------------------------------------------------------- chunks */
+
+/* Per-axis chunk request: a size > 0, DA_CHUNK_WHOLE (one chunk along the axis) or
+ * DA_CHUNK_AUTO (near-cubic chunks of the context's target bytes). An explicit list of
+ * chunk lengths on an axis (list[a], nlist[a] entries summing to the axis length) wins over
+ * size[a]. A NULL `const da_chunks *` means "auto" on every axis. */
+#define DA_CHUNK_WHOLE (-1)
+#define DA_CHUNK_AUTO (-2)
+
+typedef struct da_chunks {
+  int64_t size[DA_MAX_NDIM];
+  const int64_t *list[DA_MAX_NDIM];
+  int64_t nlist[DA_MAX_NDIM];
+  int64_t auto_bytes; /* target bytes for DA_CHUNK_AUTO axes; 0: the context's */
+} da_chunks;
+
+/* DA_CHUNKS(2000, 2000): one chunk size per axis, in order. */
+#define DA_CHUNKS(...) (&(const da_chunks){.size = {__VA_ARGS__}})
+
+/* ---------------------------------------------------------------- arrays */
+
+/* Local. Metadata of an array; pointers stay valid while the array lives. */
+DA_EXPORT da_ctx da_array_ctx(da_array a);
+DA_EXPORT int da_array_ndim(da_array a);
+DA_EXPORT const int64_t *da_array_shape(da_array a);
+DA_EXPORT da_dtype da_array_dtype(da_array a);
+DA_EXPORT int64_t da_array_size(da_array a);   /* elements */
+DA_EXPORT int64_t da_array_nbytes(da_array a); /* bytes */
+/* Blocks per axis, their product, and the largest chunk per axis. */
+DA_EXPORT const int64_t *da_array_numblocks(da_array a);
+DA_EXPORT int64_t da_array_nblocks(da_array a);
+DA_EXPORT const int64_t *da_array_chunksize(da_array a);
+/* The chunk lengths along `axis` (da_array_numblocks(a)[axis] of them). */
+DA_EXPORT const int64_t *da_array_chunks(da_array a, int axis);
+/* The process grid: ranks along each axis (block (b0, b1, ...) lives at (b0 % P0, ...)). */
+DA_EXPORT const int *da_array_procgrid(da_array a);
+/* Nonzero when the array is a lazy graph node, zero when its blocks are materialized. */
+DA_EXPORT int da_array_is_lazy(da_array a);
+
+/* Local. The rank owning block bidx[], its shape and its global offset. */
+DA_API int da_array_block_owner(da_array a, const int64_t bidx[], int *rank);
+DA_API int da_array_block_shape(da_array a, const int64_t bidx[], int64_t shape[]);
+DA_API int da_array_block_offset(da_array a, const int64_t bidx[], int64_t offset[]);
+
+/* Local. This rank's blocks, in ascending C order of block index: their count, and the
+ * block index of the k-th one. */
+DA_EXPORT int64_t da_array_local_nblocks(da_array a);
+DA_API int da_array_local_block_index(da_array a, int64_t k, int64_t bidx[]);
+/* Local. Pointer to the k-th local block of a materialized array (C order, the block's
+ * shape): read it, or write it to change the array in place. */
+DA_API int da_array_local_block(da_array a, int64_t k, void **data);
+
+/* Local. Another reference to the same array. */
+DA_API int da_array_ref(da_array a, da_array *out);
+/* Local. Drops a reference and sets *a to NULL (NULL is a no-op). Every rank should destroy
+ * its handles in the same order, as the arrays are one distributed object. */
+DA_EXPORT int da_array_destroy(da_array *a);
+
+/* Local. Writes a text summary (bytes, shape, chunks, graph layers and tasks, dtype,
+ * process grid) into buf; returns the length it needed, like snprintf. */
+DA_EXPORT int da_array_summary(da_array a, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- creation (lazy) */
+
+/* Collective: every rank passes the same arguments. */
+DA_API int da_empty(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *chunks,
+                    da_dtype dt, da_array *out);
+DA_API int da_zeros(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *chunks,
+                    da_dtype dt, da_array *out);
+DA_API int da_ones(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *chunks,
+                   da_dtype dt, da_array *out);
+DA_API int da_full(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *chunks,
+                   da_dtype dt, double value, da_array *out);
+/* Collective. Values start + i*step for i in [0, ceil((stop - start) / step)). */
+DA_API int da_arange(da_ctx ctx, double start, double stop, double step, const da_chunks *chunks,
+                     da_dtype dt, da_array *out);
+/* Collective. num values from start to stop (stop included when endpoint is nonzero). */
+DA_API int da_linspace(da_ctx ctx, double start, double stop, int64_t num, int endpoint,
+                       const da_chunks *chunks, da_dtype dt, da_array *out);
+/* Collective. n x m with ones on diagonal k (k > 0 above the main diagonal). */
+DA_API int da_eye(da_ctx ctx, int64_t n, int64_t m, int64_t k, const da_chunks *chunks, da_dtype dt,
+                  da_array *out);
+/* Collective. Same shape, chunks and dtype as a. */
+DA_API int da_empty_like(da_array a, da_array *out);
+DA_API int da_zeros_like(da_array a, da_array *out);
+DA_API int da_ones_like(da_array a, da_array *out);
+DA_API int da_full_like(da_array a, double value, da_array *out);
+
+/* Collective. Random arrays from a counter-based generator keyed by (seed, global element
+ * index): the same seed gives the same array for any chunking and any number of ranks.
+ * uniform: [low, high); normal: mean loc, standard deviation scale (float32 or float64);
+ * randint: integers in [low, high) of an integer dtype. */
+DA_API int da_random_uniform(da_ctx ctx, uint64_t seed, double low, double high, int ndim,
+                             const int64_t shape[], const da_chunks *chunks, da_dtype dt,
+                             da_array *out);
+DA_API int da_random_normal(da_ctx ctx, uint64_t seed, double loc, double scale, int ndim,
+                            const int64_t shape[], const da_chunks *chunks, da_dtype dt,
+                            da_array *out);
+DA_API int da_random_randint(da_ctx ctx, uint64_t seed, int64_t low, int64_t high, int ndim,
+                             const int64_t shape[], const da_chunks *chunks, da_dtype dt,
+                             da_array *out);
+
+/* ---------------------------------------------------------------- user memory */
+
+/* What darray does with a buffer it is given: copy it, borrow it (the caller keeps it
+ * alive and unchanged until the array is destroyed), or own it (darray free()s it). */
+typedef enum { DA_COPY, DA_BORROW, DA_OWN } da_ownership;
+
+/* Collective. A materialized array from a whole C-order array held on rank `root` (buf and
+ * bufbytes are read on root only); the blocks are scattered to their owners. */
+DA_API int da_from_root(da_ctx ctx, int root, int ndim, const int64_t shape[],
+                        const da_chunks *chunks, da_dtype dt, const void *buf, size_t bufbytes,
+                        da_array *out);
+/* Collective. A materialized array from each rank's own blocks: blocks[k] holds the k-th
+ * local block (see da_array_local_block_index) in C order, bytes[k] its size in bytes. */
+DA_API int da_from_blocks(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *chunks,
+                          da_dtype dt, void *const blocks[], const size_t bytes[], da_ownership own,
+                          da_array *out);
+
+/* Collective. Runs the graph and gathers the whole array in C order into buf on rank `root`
+ * (or on every rank with DA_ALL_RANKS); buf is ignored on the other ranks. */
+DA_API int da_compute(da_array a, int root, void *buf, size_t bufbytes);
+/* Collective. Runs the graph and keeps the result distributed: a becomes materialized. */
+DA_API int da_persist(da_array a);
+/* Collective. Runs the graph and copies each local block k into bufs[k] (bytes[k] long). */
+DA_API int da_to_blocks(da_array a, void *const bufs[], const size_t bytes[]);
+
+/* ---------------------------------------------------------------- blocks */
+
+/* Collective. The lazy sub-array of blocks start[a] <= b < stop[a] along each axis (like
+ * arr.blocks[s0:e0, s1:e1]); negative values count from the end. */
+DA_API int da_blocks(da_array a, const int64_t start[], const int64_t stop[], da_array *out);
+/* Collective. The single block bidx[] as a lazy array (arr.blocks[i, j]). */
+DA_API int da_block(da_array a, const int64_t bidx[], da_array *out);
+
+/* ---------------------------------------------------------------- reductions (lazy) */
+
+/* Collective. Reduce over `naxes` axes listed in axes[] (naxes == 0 or axes == NULL: every
+ * axis), keeping them with length 1 when keepdims is nonzero. NumPy's result dtypes: sums of
+ * integers are int64 (uint64 for unsigned), mean is float64 (float32 for float32). */
+DA_API int da_sum(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
+DA_API int da_mean(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
+DA_API int da_min(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
+DA_API int da_max(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,218 @@
+/* Private declarations shared by every layer of darray: the context and array structs,
+ * error helpers, chunk grids and ownership, graph nodes and the layer ops table. */
+#ifndef DARRAY_INTERNAL_H
+#define DARRAY_INTERNAL_H
+
+#include "darray.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- errors */
+
+#define DA_ERRMSG_LEN 512
+
+struct da_ctx_s {
+  MPI_Comm comm;
+  int rank, size;
+  int64_t chunk_bytes; /* target bytes of an auto chunk */
+  int tag;             /* next message tag, so steps never match each other's messages */
+  int narrays;         /* live arrays, to catch a context destroyed too early */
+  uint64_t visit;      /* graph walks done so far */
+  char errmsg[DA_ERRMSG_LEN];
+};
+
+/* Records a message on ctx (may be NULL) and returns code. */
+int da_error_impl(da_ctx ctx, int code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define DA_ERR(ctx, code, ...) da_error_impl((ctx), (code), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Propagates a nonzero code to the caller (the message was set where it arose). */
+#define DA_TRY(call)                                                                               \
+  do {                                                                                             \
+    int da_try_rc_ = (call);                                                                       \
+    if (da_try_rc_)                                                                                \
+      return da_try_rc_;                                                                           \
+  } while (0)
+
+/* Same, but jumps to a cleanup label. Needs `int rc` in scope. */
+#define DA_TRY_GOTO(call, label)                                                                   \
+  do {                                                                                             \
+    rc = (call);                                                                                   \
+    if (rc)                                                                                        \
+      goto label;                                                                                  \
+  } while (0)
+
+/* Collective. Makes every rank agree on rc: if any rank failed, all return the code and
+ * message of the lowest failing rank. */
+int da_agree(da_ctx ctx, int rc);
+
+/* malloc/calloc that record DA_ERR_NOMEM on failure. Zero bytes gives a valid pointer. */
+void *da_malloc(da_ctx ctx, size_t bytes);
+void *da_calloc(da_ctx ctx, size_t n, size_t size);
+
+/* ---------------------------------------------------------------- dtypes */
+
+/* X-macro over every dtype: X(DA_ENUM, c_type, suffix). */
+#define DA_FOR_EACH_DTYPE(X)                                                                       \
+  X(DA_BOOL, _Bool, bool)                                                                          \
+  X(DA_INT8, int8_t, i8)                                                                           \
+  X(DA_INT16, int16_t, i16)                                                                        \
+  X(DA_INT32, int32_t, i32)                                                                        \
+  X(DA_INT64, int64_t, i64)                                                                        \
+  X(DA_UINT8, uint8_t, u8)                                                                         \
+  X(DA_UINT16, uint16_t, u16)                                                                      \
+  X(DA_UINT32, uint32_t, u32)                                                                      \
+  X(DA_UINT64, uint64_t, u64)                                                                      \
+  X(DA_FLOAT32, float, f32)                                                                        \
+  X(DA_FLOAT64, double, f64)
+
+bool da_dtype_valid(da_dtype dt);
+bool da_dtype_is_float(da_dtype dt);
+bool da_dtype_is_signed(da_dtype dt); /* signed integers */
+bool da_dtype_is_unsigned(da_dtype dt);
+/* Writes count copies of value converted to dt (C's conversion; NaN to integer gives 0). */
+void da_fill_value(da_dtype dt, double value, void *out, int64_t count);
+/* Converts count doubles to dt. */
+void da_convert_from_f64(da_dtype dt, const double *in, void *out, int64_t count);
+
+/* ---------------------------------------------------------------- arrays and nodes */
+
+typedef struct da_layer_ops da_layer_ops;
+typedef struct da_input da_input;
+
+struct da_array_s {
+  int refcount;
+  da_ctx ctx;
+  int ndim;
+  int64_t shape[DA_MAX_NDIM];
+  da_dtype dtype;
+  size_t elsize; /* bytes per element: the dtype's, or a partial record's */
+  int64_t size;  /* elements */
+  int64_t numblocks[DA_MAX_NDIM];
+  int64_t chunksize[DA_MAX_NDIM];
+  int64_t *chunks[DA_MAX_NDIM];  /* chunk lengths per axis */
+  int64_t *offsets[DA_MAX_NDIM]; /* numblocks + 1 prefix sums per axis */
+  int64_t nblocks;
+  int grid[DA_MAX_NDIM];      /* process grid */
+  int gridcoord[DA_MAX_NDIM]; /* this rank's place in it (-1 on every axis: outside it) */
+  int64_t nlocal;             /* blocks this rank owns */
+  int64_t localcount[DA_MAX_NDIM];
+
+  /* A lazy node: an operation, its parameters and its inputs. */
+  const da_layer_ops *ops;
+  void *params;
+  int ninputs;
+  da_array *inputs;
+
+  /* A materialized array: its local blocks (nlocal of them, in local order). */
+  bool materialized;
+  void **lblocks;
+  bool borrowed; /* lblocks point into the user's memory */
+
+  /* Scratch for graph walks: the walk that last saw this node, and its place in it. */
+  uint64_t visit;
+  int64_t topo;
+};
+
+/* Creates array metadata from resolved chunk lists (chunks[a] holds numblocks[a] lengths).
+ * The process grid is chosen from the block counts, or copied from grid when non-NULL. */
+int da_array_new(da_ctx ctx, int ndim, const int64_t shape[], const int64_t *const chunks[],
+                 const int64_t nchunks[], da_dtype dt, size_t elsize, const int *grid,
+                 da_array *out);
+/* Resolves a user chunk request into per-axis lists (chunks[a] allocated, free with free()). */
+int da_chunks_resolve(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *req,
+                      size_t elsize, int64_t *chunks[], int64_t nchunks[]);
+/* Creates array metadata straight from a user chunk request. */
+int da_array_from_request(da_ctx ctx, int ndim, const int64_t shape[], const da_chunks *req,
+                          da_dtype dt, da_array *out);
+/* Validates ndim, shape and dtype of a request. */
+int da_check_shape(da_ctx ctx, int ndim, const int64_t shape[], da_dtype dt);
+
+/* Block index helpers: linear index <-> per-axis index (C order). */
+void da_block_unravel(const da_array a, int64_t b, int64_t bidx[]);
+int64_t da_block_ravel(const da_array a, const int64_t bidx[]);
+int da_block_owner_of(const da_array a, int64_t b);
+int64_t da_block_local_index(const da_array a, int64_t b); /* for a block this rank owns */
+int64_t da_block_global_index(const da_array a, int64_t k);
+void da_block_shape_of(const da_array a, int64_t b, int64_t shape[]);
+int64_t da_block_size_of(const da_array a, int64_t b); /* elements */
+void da_block_offset_of(const da_array a, int64_t b, int64_t offset[]);
+
+/* Frees materialized blocks that darray owns and drops the node's inputs. */
+void da_array_release_data(da_array a);
+
+/* ---------------------------------------------------------------- graph layers */
+
+/* Elements per tile when fused chains are evaluated: a few tens of KiB, cache resident. */
+#define DA_TILE 4096
+
+/* One input of a task. Either a whole block in memory (data), or a fused producer that
+ * evaluates tiles of its block on demand from its own inputs. */
+struct da_input {
+  const void *data;
+  da_array node; /* fused producer when data == NULL */
+  int64_t block;
+  da_input *sub; /* node->ninputs entries */
+  void *scratch; /* DA_TILE elements of node */
+};
+
+/* Elements [start, start + count) of the input's block (count <= DA_TILE when fused). */
+const void *da_input_tile(da_input *in, int64_t start, int64_t count);
+
+struct da_layer_ops {
+  const char *name;
+  /* Block b of the output needs exactly block b of every input, and all share one block
+   * grid. Such layers need no deps function and may be fused into their consumer. */
+  bool aligned;
+  /* For layers that are not aligned: the input blocks block b needs. Writes up to cap
+   * (input, block) pairs and returns how many there are. */
+  int64_t (*deps)(const da_array a, int64_t b, int *input, int64_t *block, int64_t cap);
+  /* Computes block b into out. For aligned layers ins[i] is input i; otherwise ins[k] is
+   * the k-th dependency. NULL for tile layers: they run tile by tile. */
+  int (*run)(const da_array a, int64_t b, da_input *ins, int nins, void *out);
+  /* Elementwise and generator layers: elements [start, start + count) of block b (C order
+   * within the block) from the same elements of each input. */
+  void (*tile)(const da_array a, int64_t b, int64_t start, int64_t count, const void *const *in,
+               void *out);
+  /* May the producer of input i be fused into this layer's tasks? */
+  bool fuses_inputs;
+  void (*free_params)(void *params);
+};
+
+/* Creates a lazy node. Takes ownership of params (freed through ops->free_params, or free()),
+ * references the inputs. */
+int da_node_new(da_ctx ctx, int ndim, const int64_t shape[], const int64_t *const chunks[],
+                const int64_t nchunks[], da_dtype dt, size_t elsize, const int *grid,
+                const da_layer_ops *ops, void *params, int ninputs, const da_array inputs[],
+                da_array *out);
+
+/* The graph below a, in dependency order (inputs first), each node once. Materialized
+ * nodes end the walk. *nodes is malloc'ed. */
+int da_graph_collect(da_array a, da_array **nodes, int64_t *n);
+
+/* Calls fn(ud, offset, gidx, glin, len) for each run of elements along the last axis within
+ * elements [start, start + count) of block b: offset is the element's place in the block,
+ * gidx its global index, glin its global C-order linear index. */
+typedef void (*da_run_fn)(void *ud, int64_t offset, const int64_t gidx[], int64_t glin,
+                          int64_t len);
+void da_block_runs(const da_array a, int64_t b, int64_t start, int64_t count, da_run_fn fn,
+                   void *ud);
+
+/* Copies a block between its own buffer and a whole C-order array (to_whole: block -> whole). */
+void da_block_copy_whole(const da_array a, int64_t b, void *block, void *whole, bool to_whole);
+
+/* ---------------------------------------------------------------- scheduler */
+
+/* Materializes the blocks of target on their owners, in supersteps. On success target is
+ * materialized. Collective. */
+int da_schedule(da_array target);
+
+/* Large-message helpers: counts above MPI's int range are split. */
+int da_send_bytes(da_ctx ctx, const void *buf, size_t bytes, int dest, int tag, MPI_Request **req,
+                  int *nreq, int *cap);
+int da_recv_bytes(da_ctx ctx, void *buf, size_t bytes, int src, int tag, MPI_Request **req,
+                  int *nreq, int *cap);
+int da_next_tag(da_ctx ctx);
+
+#endif
