@@ -5,6 +5,13 @@
 
 #include "core/internal.h"
 
+/* Hot loops get an AVX2 clone picked at load time, and stay portable. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define DA_KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DA_KERNEL_CLONES
+#endif
+
 /* SUMF sums in double whatever the dtype, as NumPy's mean does. */
 typedef enum { DA_RED_SUM, DA_RED_SUMF, DA_RED_MIN, DA_RED_MAX, DA_RED_NKINDS } da_red_kind;
 
@@ -22,19 +29,21 @@ const da_red_kernel *da_red_kernel_get(da_red_kind kind, da_dtype dt);
 
 /* ---------------------------------------------------------------- random numbers */
 
-/* The 64 random bits of element g under key: SplitMix64 indexed by g, so any element can
- * be generated alone, on any rank, in any chunking. */
+/* The 64 random bits of element g under key: wyrand (a Weyl sequence through a 128-bit
+ * multiply-fold) indexed by g, so any element can be generated alone, on any rank, in any
+ * chunking, for the cost of two multiplies. */
 static inline uint64_t da_rng_bits(uint64_t key, uint64_t g) {
-  uint64_t z = key + (g + 1) * 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  uint64_t s = key + (g + 1) * 0xa0761d6478bd642fULL;
+  unsigned __int128 t = (unsigned __int128)s * (s ^ 0xe7037ed1a0b428dbULL);
+  return (uint64_t)(t >> 64) ^ (uint64_t)t;
 }
 uint64_t da_rng_key(uint64_t seed, uint64_t stream);
 
 #define DA_ZIG_N 256
 typedef struct {
   double x[DA_ZIG_N + 1], f[DA_ZIG_N + 1];
+  double w[DA_ZIG_N];   /* x[i] / 2^53: the layer's width per unit of 53 random bits */
+  uint64_t k[DA_ZIG_N]; /* 53-bit values below this are inside the curve in layer i */
 } da_ziggurat;
 void da_ziggurat_init(da_ziggurat *z);
 

@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 uint64_t da_rng_key(uint64_t seed, uint64_t stream) {
   return da_rng_bits(seed * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL, stream);
@@ -66,6 +67,10 @@ void da_ziggurat_init(da_ziggurat *z) {
   z->x[DA_ZIG_N] = 0;
   for (int i = 0; i <= DA_ZIG_N; i++)
     z->f[i] = exp(-0.5 * z->x[i] * z->x[i]);
+  for (int i = 0; i < DA_ZIG_N; i++) {
+    z->w[i] = z->x[i] * 0x1.0p-53;
+    z->k[i] = (uint64_t)floor(z->x[i + 1] / z->x[i] * 0x1.0p53);
+  }
 }
 
 /* The slow path: the tail beyond r, or a point near the curve, by further draws. */
@@ -91,22 +96,35 @@ static double normal_slow(const da_ziggurat *z, uint64_t key2, uint64_t g, uint6
   }
 }
 
+/* Two passes over a short buffer: the ziggurat's fast path without branches, then the rare
+ * points outside it, listed on the way. */
 void da_rng_normal(const da_ziggurat *z, uint64_t key, uint64_t key2, uint64_t g, int64_t n,
                    double loc, double scale, da_dtype dt, void *out) {
   double buf[DA_RNG_BUF];
+  uint64_t slowbits[DA_RNG_BUF];
+  int slow[DA_RNG_BUF];
   for (int64_t s = 0; s < n; s += DA_RNG_BUF) {
-    int64_t m = n - s < DA_RNG_BUF ? n - s : DA_RNG_BUF;
-    for (int64_t i = 0; i < m; i++) {
-      uint64_t gi = g + (uint64_t)(s + i), bits = da_rng_bits(key, gi);
-      int l = (int)(bits & 0xff);
-      double x = unit(bits) * z->x[l];
-      if (__builtin_expect(x >= z->x[l + 1], 0))
-        x = normal_slow(z, key2, gi, bits);
-      else if ((bits >> 8) & 1)
-        x = -x;
-      buf[i] = loc + scale * x;
+    int m = (int)(n - s < DA_RNG_BUF ? n - s : DA_RNG_BUF), nslow = 0;
+    double *o = dt == DA_FLOAT64 ? (double *)out + s : buf;
+    for (int i = 0; i < m; i++) {
+      uint64_t b = da_rng_bits(key, g + (uint64_t)(s + i)), u = b >> 11;
+      int l = (int)(b & 0xff);
+      double x = (double)(int64_t)u * z->w[l]; /* u < 2^53: a signed conversion is exact */
+      slow[nslow] = i;
+      slowbits[nslow] = b;
+      nslow += u >= z->k[l];
+      uint64_t xb;
+      memcpy(&xb, &x, sizeof xb);
+      xb |= (b & 0x100) << 55; /* the sign, without a branch */
+      memcpy(&x, &xb, sizeof x);
+      o[i] = loc + scale * x;
     }
-    store(buf, m, dt, out, s);
+    for (int k = 0; k < nslow; k++) {
+      int i = slow[k];
+      o[i] = loc + scale * normal_slow(z, key2, g + (uint64_t)(s + i), slowbits[k]);
+    }
+    if (dt != DA_FLOAT64)
+      store(buf, m, dt, out, s);
   }
 }
 
