@@ -42,8 +42,8 @@ uint64_t da_rng_key(uint64_t seed, uint64_t stream);
 #define DA_ZIG_N 256
 typedef struct {
   double x[DA_ZIG_N + 1], f[DA_ZIG_N + 1];
-  double w[DA_ZIG_N];   /* x[i] / 2^53: the layer's width per unit of 53 random bits */
-  uint64_t k[DA_ZIG_N]; /* 53-bit values below this are inside the curve in layer i */
+  double w[2 * DA_ZIG_N]; /* +-x[i] / 2^53 by (sign bit, layer): width per unit of 53 bits */
+  uint64_t k[DA_ZIG_N];   /* 53-bit values below this are inside the curve in layer i */
 } da_ziggurat;
 void da_ziggurat_init(da_ziggurat *z);
 

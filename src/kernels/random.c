@@ -4,7 +4,6 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
-#include <string.h>
 
 uint64_t da_rng_key(uint64_t seed, uint64_t stream) {
   return da_rng_bits(seed * 0xd1342543de82ef95ULL + 0x2545f4914f6cdd1dULL, stream);
@@ -69,6 +68,7 @@ void da_ziggurat_init(da_ziggurat *z) {
     z->f[i] = exp(-0.5 * z->x[i] * z->x[i]);
   for (int i = 0; i < DA_ZIG_N; i++) {
     z->w[i] = z->x[i] * 0x1.0p-53;
+    z->w[i + DA_ZIG_N] = -z->w[i];
     z->k[i] = (uint64_t)floor(z->x[i + 1] / z->x[i] * 0x1.0p53);
   }
 }
@@ -96,8 +96,8 @@ static double normal_slow(const da_ziggurat *z, uint64_t key2, uint64_t g, uint6
   }
 }
 
-/* Two passes over a short buffer: the ziggurat's fast path without branches, then the rare
- * points outside it, listed on the way. */
+/* The ziggurat's fast path without branches, then the rare points outside it, listed on
+ * the way. */
 void da_rng_normal(const da_ziggurat *z, uint64_t key, uint64_t key2, uint64_t g, int64_t n,
                    double loc, double scale, da_dtype dt, void *out) {
   double buf[DA_RNG_BUF];
@@ -108,15 +108,12 @@ void da_rng_normal(const da_ziggurat *z, uint64_t key, uint64_t key2, uint64_t g
     double *o = dt == DA_FLOAT64 ? (double *)out + s : buf;
     for (int i = 0; i < m; i++) {
       uint64_t b = da_rng_bits(key, g + (uint64_t)(s + i)), u = b >> 11;
-      int l = (int)(b & 0xff);
-      double x = (double)(int64_t)u * z->w[l]; /* u < 2^53: a signed conversion is exact */
+      /* bits 0-7 pick the layer, bit 8 the sign, bits 11-63 the point; u < 2^53 converts
+       * exactly through int64_t */
+      double x = (double)(int64_t)u * z->w[b & 0x1ff];
       slow[nslow] = i;
       slowbits[nslow] = b;
-      nslow += u >= z->k[l];
-      uint64_t xb;
-      memcpy(&xb, &x, sizeof xb);
-      xb |= (b & 0x100) << 55; /* the sign, without a branch */
-      memcpy(&x, &xb, sizeof x);
+      nslow += u >= z->k[b & 0xff];
       o[i] = loc + scale * x;
     }
     for (int k = 0; k < nslow; k++) {
