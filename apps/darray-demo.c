@@ -31,8 +31,8 @@ int main(int argc, char **argv) {
                        DA_FLOAT64, &x));
   if (rank == 0) {
     da_array_summary(x, text, sizeof text);
-    printf("x = random.normal(10, 0.1, size=(%lld, %lld), chunks=(%lld, %lld))\n%s\n",
-           (long long)n, (long long)n, (long long)chunk, (long long)chunk, text);
+    printf("x = random.normal(10, 0.1, size=(%lld, %lld), chunks=(%lld, %lld))\n%s\n", (long long)n,
+           (long long)n, (long long)chunk, (long long)chunk, text);
   }
   TRY(da_mean(x, 1, (int[]){0}, 0, &m));
   if (rank == 0) {
