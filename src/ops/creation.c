@@ -53,8 +53,8 @@ static void eye_run(void *ud, int64_t offset, const int64_t gidx[], int64_t glin
   struct range_run *r = ud;
   char *o = r->out + (offset - r->start) * (int64_t)r->elsize;
   da_fill_value(r->dt, 0, o, len);
-  int64_t col = gidx[0] + r->p->k; /* the one column of this row on the diagonal */
-  if (col >= gidx[1] && col < gidx[1] + len)
+  int64_t col; /* the one column of this row on the diagonal (none when k is out of reach) */
+  if (!__builtin_add_overflow(gidx[0], r->p->k, &col) && col >= gidx[1] && col < gidx[1] + len)
     da_fill_value(r->dt, 1, o + (col - gidx[1]) * (int64_t)r->elsize, 1);
 }
 

@@ -517,7 +517,7 @@ static int post_transfers(plan *p, pstep *st, exchange *rx, exchange *tx, int ta
   }
   for (int64_t i = 0; i < st->sends.n; i++) {
     xfer *x = &st->sends.v[i];
-    if (x->bytes > DA_PACK_MAX)
+    if (x->bytes > DA_PACK_MAX || x->bytes == 0) /* an empty block has no pack to go in */
       continue;
     memcpy(tx->pack[x->peer] + tx->packbytes[x->peer], p->pn[x->node].data[x->block], x->bytes);
     tx->packbytes[x->peer] += x->bytes;
@@ -549,7 +549,8 @@ static int recv_place(plan *p, pstep *st, exchange *rx) {
         rc = DA_ERR_NOMEM;
         break;
       }
-      memcpy(blk, rx->pack[x->peer] + at[x->peer], x->bytes);
+      if (x->bytes)
+        memcpy(blk, rx->pack[x->peer] + at[x->peer], x->bytes);
       at[x->peer] += x->bytes;
     }
     x->buf = NULL;
