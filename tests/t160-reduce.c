@@ -265,6 +265,36 @@ static void test_long_rows(void) {
   }
 }
 
+/* Reductions of lazy reductions: the inner result is the source of the outer one. */
+static void test_chained(void) {
+  for (int i = 0; i < 12; i++) {
+    da_dtype dt = i % 3 == 0 ? DA_INT32 : i % 3 == 1 ? DA_FLOAT64 : DA_UINT8;
+    int ndim = (int)tu_int(&rng, 2, 4);
+    int64_t shape[DA_MAX_NDIM];
+    tu_random_shape(&rng, ndim, 3000, false, shape);
+    tu_chunking ck;
+    tu_random_chunks(&rng, ndim, shape, 200, &ck);
+    int64_t n = tu_prod(ndim, shape);
+    void *xref = tu_malloc((size_t)n * da_dtype_size(dt));
+    tu_fill_random(&rng, dt, xref, n);
+    da_array x, r;
+    TU_OK(ctx,
+          da_from_root(ctx, 0, ndim, shape, &ck.c, dt, xref, (size_t)n * da_dtype_size(dt), &x));
+    int axis = (int)tu_int(&rng, 0, ndim - 1);
+    TU_OK(ctx, reduce((op_t)(i % 4), x, 1, &axis, (int)tu_int(&rng, 0, 1), &r));
+    void *rref = tu_gather_all(r);
+    da_chunks rck = {0};
+    for (int d = 0; d < da_array_ndim(r); d++)
+      rck.list[d] = da_array_chunks(r, d), rck.nlist[d] = da_array_numblocks(r)[d];
+    check_reduction((op_t)((i + 1) % 4), r, rref, &rck, "lazy reduction");
+    free(rref);
+    free(xref);
+    da_array_destroy(&r);
+    da_array_destroy(&x);
+    tu_sync();
+  }
+}
+
 /* Known answers: NaN wins min and max, integer sums wrap, the mean of bools. */
 static void test_known(void) {
   double v[6] = {3, -1, NAN, 7, 2, -5};
@@ -310,6 +340,7 @@ int main(int argc, char **argv) {
   tu_sync();
   test_random();
   test_long_rows();
+  test_chained();
   TU_OK(self, da_ctx_destroy(&self));
   TU_OK(ctx, da_ctx_destroy(&ctx));
   return tu_finish();
