@@ -356,7 +356,8 @@ static int stencil_darray(da_ctx ctx, da_array x, double *v) {
   const int64_t depth[2] = {1, 1};
   const da_boundary bd[2] = {DA_BOUNDARY_REFLECT, DA_BOUNDARY_REFLECT};
   da_array y, s;
-  TRY(da_map_overlap(stencil_block, NULL, x, depth, bd, 0, DA_FLOAT64, 1, &y));
+  TRY(da_map_overlap(stencil_block, NULL, x, depth, bd, 0, DA_FLOAT64,
+                     DA_OVERLAP_TRIM | DA_OVERLAP_LOCAL, &y));
   TRY(da_sum(y, 0, NULL, 0, &s));
   TRY(da_compute(s, DA_ALL_RANKS, v, sizeof *v));
   da_array_destroy(&s);

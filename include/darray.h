@@ -617,10 +617,16 @@ DA_API int da_overlap(da_array x, const int64_t depth[], const da_boundary bound
 /* Collective. Removes the halos da_overlap(x of the same depth and boundary) added. */
 DA_API int da_trim_overlap(da_array x, const int64_t depth[], const da_boundary boundary[],
                            da_array *out);
-/* Collective. fn on the extended blocks of x (da_overlap). trim nonzero: fn writes only the
- * block's own cells (out_shape is the block's shape without halo, the cheapest form);
- * zero: fn writes the extended block and the result keeps the halos (da_trim_overlap
- * removes them). */
+/* map_overlap flags. TRIM: fn writes only the block's own cells (out_shape is the block's
+ * shape without halo, the cheapest form); without it fn writes the extended block and the
+ * result keeps the halos (da_trim_overlap removes them). LOCAL, with TRIM: fn is a stencil,
+ * each output cell depending only on the input within depth of it and not on where the
+ * block ends, so darray may call it on slabs of a block (fewer cells along axis 0, each
+ * slab with halos of depth rows, block_offset its own) to keep the work in cache. */
+#define DA_OVERLAP_TRIM 1
+#define DA_OVERLAP_LOCAL 2
+/* Collective. fn on the extended blocks of x (da_overlap); flags as above (1: TRIM, as a
+ * boolean trim). */
 DA_API int da_map_overlap(da_block_fn fn, void *user, da_array x, const int64_t depth[],
                           const da_boundary boundary[], double constant, da_dtype out_dtype,
                           int trim, da_array *out);

@@ -2,6 +2,7 @@
  * array padded by the boundary rule, over random 1-D to 4-D shapes, uneven chunks, depths
  * 0-3 per axis and every boundary; trimming gives the array back; only halo boxes cross
  * ranks; bad input fails alike on every rank. */
+#define _POSIX_C_SOURCE 200809L
 #include "test_util.h"
 
 static da_ctx ctx;
@@ -90,7 +91,7 @@ static void test_overlap(void) {
           o[d] = 0;
       }
       void *got = tu_gather_all(y);
-      char what[64];
+      char what[96];
       snprintf(what, sizeof what, "overlap case %d (%s)", c, da_dtype_name(dt));
       COMPARE(what, dt, got, want, nd, eshape, -1);
       free(got);
@@ -209,10 +210,32 @@ static void test_map_overlap(void) {
         o[d] = 0;
     }
     double *got = tu_gather_all(y);
-    char what[64];
+    char what[96];
     snprintf(what, sizeof what, "map_overlap box sum case %d", c);
     COMPARE(what, DA_FLOAT64, got, want, nd, shape, -1);
     free(got);
+    /* A stencil may run in slabs of rows: every slab height from one row to the block, read
+     * whole and through a fused sum (tiles read in place from the kept slab). */
+    static const char *slabs[] = {"1", "100", "3000", "100000000"};
+    char env[32];
+    snprintf(env, sizeof env, "%s", slabs[tu_int(&rng, 0, 3)]);
+    setenv("DARRAY_SLAB_BYTES", env, 1);
+    da_array yl, sl;
+    TU_OK(ctx, da_map_overlap(box_sum, depth, x, depth, bnd, 4, DA_FLOAT64,
+                              DA_OVERLAP_TRIM | DA_OVERLAP_LOCAL, &yl));
+    unsetenv("DARRAY_SLAB_BYTES");
+    got = tu_gather_all(yl);
+    snprintf(what, sizeof what, "local map_overlap case %d, slab bytes %s", c, env);
+    COMPARE(what, DA_FLOAT64, got, want, nd, shape, -1);
+    free(got);
+    TU_OK(ctx, da_sum(yl, 0, NULL, 0, &sl));
+    double total = 0, want_total = 0;
+    TU_OK(ctx, da_compute(sl, DA_ALL_RANKS, &total, sizeof total));
+    for (int64_t i = 0; i < n; i++)
+      want_total += want[i];
+    CHECKF(total == want_total, "local map_overlap sum case %d: %g, want %g", c, total, want_total);
+    da_array_destroy(&sl);
+    da_array_destroy(&yl);
     /* Untrimmed: the function writes the extended block; trimming gives 2x back. */
     bool long_enough = true;
     for (int d = 0; d < nd; d++)

@@ -194,7 +194,8 @@ struct da_input {
   int64_t lo[DA_MAX_NDIM], n[DA_MAX_NDIM];
   da_input *sub; /* node->ninputs entries; for a view: its nsub dependencies */
   int64_t nsub, subcap;
-  void *scratch; /* DA_TILE elements of node */
+  void *scratch;        /* DA_TILE elements of node, or a whole block of it */
+  size_t scratch_bytes; /* for a whole block: its bytes, counted as held */
 };
 
 /* The element at block-local coordinates c[] of a dependency held in memory (in->data),
@@ -232,6 +233,10 @@ struct da_layer_ops {
    * materializing it. */
   void (*gather)(const da_array a, int64_t b, const da_input *ins, int64_t nins, int64_t start,
                  int64_t count, void *out);
+  /* Optional, with gather: a pointer to elements [start, start + count) of block b where the
+   * layer keeps them already, or NULL; the consumer then gathers them into its tile. */
+  const void *(*peek)(const da_array a, int64_t b, const da_input *ins, int64_t nins, int64_t start,
+                      int64_t count);
   /* May the producer of input i be fused into this layer's tasks? */
   bool fuses_inputs;
   /* The tile function may write over an input tile of the same element size. */

@@ -114,6 +114,10 @@ const void *da_input_tile(da_input *in, int64_t start, int64_t count) {
     return (const char *)in->data + start * (int64_t)in->node->elsize;
   da_array n = in->node;
   if (n->ops->gather) {
+    const void *kept =
+        n->ops->peek ? n->ops->peek(n, in->block, in->sub, in->nsub, start, count) : NULL;
+    if (kept)
+      return kept;
     n->ops->gather(n, in->block, in->sub, in->nsub, start, count, in->scratch);
     return in->scratch;
   }

@@ -361,7 +361,8 @@ static int filter_run(da_array x, da_block_fn fn, void *user, void (*user_free)(
       user_free(user);
     return rc;
   }
-  rc = da_map_overlap_owned(fn, user, user_free, xf, depth, bd, constant, xf->dtype, 1, out);
+  rc = da_map_overlap_owned(fn, user, user_free, xf, depth, bd, constant, xf->dtype,
+                            DA_OVERLAP_TRIM | DA_OVERLAP_LOCAL, out);
   da_array_destroy(&xf);
   return rc;
 }

@@ -15,13 +15,18 @@ typedef struct {
   int64_t fixed[DA_MAX_NDIM];
   int64_t start[DA_MAX_NDIM], step[DA_MAX_NDIM];
   int64_t *table[DA_MAX_NDIM]; /* per input axis, or NULL: the affine map */
-  uint64_t fill;               /* FILL's value, in the dtype */
+  /* With a table: from each entry, how many entries step by one from it (or stay FILL), so
+   * that runs copy, and find their chunk, once. */
+  int64_t *runs[DA_MAX_NDIM];
+  uint64_t fill; /* FILL's value, in the dtype */
 } take_params;
 
 static void take_free(void *pp) {
   take_params *p = pp;
-  for (int m = 0; m < DA_MAX_NDIM; m++)
+  for (int m = 0; m < DA_MAX_NDIM; m++) {
     free(p->table[m]);
+    free(p->runs[m]);
+  }
   free(p);
 }
 
@@ -52,9 +57,15 @@ static int64_t axis_chunks(const da_array a, int m, int64_t lo, int64_t hi, int6
   int64_t n = 0;
   if (p->table[m]) {
     memset(seen, 0, (size_t)x->numblocks[m]);
-    for (int64_t t = lo; t < hi; t++)
-      if (p->table[m][t] != FILL)
-        seen[da_chunk_of(x, m, p->table[m][t])] = 1;
+    for (int64_t t = lo; t < hi;) {
+      int64_t i = p->table[m][t], r = p->runs[m][t];
+      if (i != FILL) {
+        int64_t j = da_chunk_of(x, m, i);
+        seen[j] = 1;
+        r = r < x->offsets[m][j + 1] - i ? r : x->offsets[m][j + 1] - i;
+      }
+      t += r;
+    }
     for (int64_t j = 0; j < x->numblocks[m]; j++)
       if (seen[j])
         list[n++] = j;
@@ -143,14 +154,15 @@ struct take_state {
   int ml; /* the input axis the output's last axis reads, or -1 */
 };
 
-static int64_t position(const int64_t *list, int64_t n, int64_t j) {
+/* The place in list (chunks of axis m, ascending) of the chunk holding index i. */
+static int64_t place_of(const da_array x, int m, const int64_t *list, int64_t n, int64_t i) {
   int64_t lo = 0, hi = n - 1;
   while (lo < hi) {
-    int64_t mid = (lo + hi) / 2;
-    if (list[mid] < j)
-      lo = mid + 1;
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (x->offsets[m][list[mid]] <= i)
+      lo = mid;
     else
-      hi = mid;
+      hi = mid - 1;
   }
   return lo;
 }
@@ -160,21 +172,26 @@ static int64_t position(const int64_t *list, int64_t n, int64_t j) {
 static const char *element(const struct take_state *g, const int64_t c[], int64_t *stride,
                            int64_t *chunk) {
   da_array x = g->x;
-  int64_t k = 0, local[DA_MAX_NDIM], jm[DA_MAX_NDIM];
+  int64_t k = 0, jm[DA_MAX_NDIM], len[DA_MAX_NDIM], off = 0;
   for (int m = 0; m < x->ndim; m++) {
-    jm[m] = g->cs.cnt[m] == 1 ? g->cs.list[m][0] : da_chunk_of(x, m, c[m]);
-    k = k * g->cs.cnt[m] + position(g->cs.list[m], g->cs.cnt[m], jm[m]);
-    local[m] = c[m] - x->offsets[m][jm[m]];
+    int64_t q = g->cs.cnt[m] == 1 ? 0 : place_of(x, m, g->cs.list[m], g->cs.cnt[m], c[m]);
+    jm[m] = g->cs.list[m][q];
+    k = k * g->cs.cnt[m] + q;
   }
   const da_input *in = &g->ins[k];
+  for (int m = 0; m < x->ndim; m++) {
+    int64_t lo = in->part ? in->lo[m] : 0;
+    len[m] = in->part ? in->n[m] : x->chunks[m][jm[m]];
+    off = off * len[m] + (c[m] - x->offsets[m][jm[m]] - lo);
+  }
   if (stride && g->ml >= 0) {
     int64_t s = 1;
     for (int m = g->ml + 1; m < x->ndim; m++)
-      s *= in->part ? in->n[m] : x->chunks[m][jm[m]];
+      s *= len[m];
     *stride = s;
     *chunk = jm[g->ml];
   }
-  return da_input_at(in, x, local);
+  return (const char *)in->data + off * (int64_t)x->elsize;
 }
 
 static void copy_strided(char *o, const char *s, int64_t n, int64_t stride, size_t es) {
@@ -243,9 +260,9 @@ static void take_run(void *ud, int64_t offset, const int64_t gidx[], int64_t gli
         n = n > end - t ? end - t : n;
         step = p->step[ml];
       } else { /* a table's consecutive entries within one chunk copy as one run */
-        const int64_t *tab = p->table[ml], cend = x->offsets[ml][j + 1];
-        while (t + n < end && tab[t + n] == i + n && i + n < cend)
-          n++;
+        n = p->runs[ml][t];
+        n = n < x->offsets[ml][j + 1] - i ? n : x->offsets[ml][j + 1] - i;
+        n = n < end - t ? n : end - t;
       }
       copy_strided(o, s, n, stride * step, es);
     }
@@ -297,11 +314,14 @@ static void take_region(const da_array a, int64_t b, int64_t k, int64_t lo[], in
       mn = mx = p->fixed[m];
     } else {
       int64_t t0 = a->offsets[d][bidx[d]], t1 = a->offsets[d][bidx[d] + 1];
-      if (p->table[m]) {
-        for (int64_t t = t0; t < t1; t++) {
-          int64_t i = p->table[m][t];
-          if (i >= c0 && i < c1)
-            mn = i < mn ? i : mn, mx = i > mx ? i : mx;
+      if (p->table[m]) { /* each run's values i .. i + r - 1, clipped to the chunk */
+        for (int64_t t = t0; t < t1;) {
+          int64_t i = p->table[m][t], r = p->runs[m][t];
+          r = r < t1 - t ? r : t1 - t;
+          int64_t a0 = i > c0 ? i : c0, a1 = i + r < c1 ? i + r : c1;
+          if (i != FILL && a0 < a1)
+            mn = a0 < mn ? a0 : mn, mx = a1 - 1 > mx ? a1 - 1 : mx;
+          t += r;
         }
       } else { /* the ends of an arithmetic run, clipped to the chunk */
         int64_t i0 = map_index(p, m, t0), i1 = map_index(p, m, t1 - 1);
@@ -375,6 +395,24 @@ static int axis_layout(da_array x, const take_spec *sp, int d, int64_t **ck, int
   return DA_OK;
 }
 
+/* The run lengths of every table of sp. */
+static int table_runs(da_ctx ctx, take_spec *sp) {
+  take_params *p = sp->p;
+  for (int d = 0; d < sp->nout; d++) {
+    int m = sp->in_of[d];
+    if (m < 0 || !p->table[m] || p->runs[m])
+      continue;
+    int64_t len = sp->len[d], *t = p->table[m];
+    if (!(p->runs[m] = malloc((size_t)(len > 0 ? len : 1) * sizeof(int64_t))))
+      return DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate an index table");
+    for (int64_t k = len - 1; k >= 0; k--) {
+      bool on = k + 1 < len && (t[k] == FILL ? t[k + 1] == FILL : t[k + 1] == t[k] + 1);
+      p->runs[m][k] = on ? p->runs[m][k + 1] + 1 : 1;
+    }
+  }
+  return DA_OK;
+}
+
 /* Collective. The view of x described by sp (takes sp->p). like: an array of the result's
  * shape whose chunks and layout the result takes instead of its own (or NULL). */
 static int take_new(da_array x, take_spec *sp, da_array like, da_array *out);
@@ -382,6 +420,11 @@ static int take_new(da_array x, take_spec *sp, da_array like, da_array *out);
 /* Collective. The view of x described by sp (takes sp->p), with the given chunks and layout. */
 static int take_new_chunks(da_array x, take_spec *sp, const int64_t *const ck[],
                            const int64_t nck[], const da_layout *lay, da_array *out) {
+  int rc = da_agree(x->ctx, table_runs(x->ctx, sp));
+  if (rc) {
+    take_free(sp->p);
+    return rc;
+  }
   return da_node_new(x->ctx, sp->nout, sp->len, ck, nck, x->dtype, x->elsize, lay, &take_ops, sp->p,
                      1, &x, out);
 }
@@ -391,7 +434,7 @@ static int take_new(da_array x, take_spec *sp, da_array like, da_array *out) {
   take_params *p = sp->p;
   int64_t *ck[DA_MAX_NDIM] = {0}, nck[DA_MAX_NDIM];
   int *coord[DA_MAX_NDIM] = {0}, grid[DA_MAX_NDIM], rstride[DA_MAX_NDIM];
-  int rbase = x->rbase, rc = DA_OK;
+  int rbase = x->rbase, rc = table_runs(ctx, sp);
   for (int m = 0; m < x->ndim; m++)
     if (p->out_of[m] < 0)
       rbase += x->gcoord[m][da_chunk_of(x, m, p->fixed[m])] * x->rstride[m];
@@ -1522,6 +1565,220 @@ int da_trim_overlap(da_array x, const int64_t depth[], const da_boundary boundar
   return rc;
 }
 
+/* ---------------------------------------------------------------- local map_overlap */
+
+/* map_overlap of a stencil: the function's output at a cell depends only on the input within
+ * depth of it, so a block may be computed in slabs of rows along axis 0, each with its own
+ * halo rows, small enough that the slab's input and output stay in cache. The layer is a
+ * view over x with the overlap view's dependencies; fused into a consumer that reads tiles
+ * (a sum), no block of the result is ever stored. */
+
+/* A slab's input and output together, in bytes: well inside a core's L2 cache. */
+#define SLAB_BYTES ((size_t)512 << 10)
+
+typedef struct {
+  da_array ext; /* the overlap view: its dependencies and gather are this layer's */
+  da_block_fn fn;
+  void *user;
+  void (*user_free)(void *);
+  int64_t depth0;
+  size_t slab_bytes; /* SLAB_BYTES, or DARRAY_SLAB_BYTES */
+  halos h;
+  /* The last slab computed for a consumer reading tiles: output rows [r0, r1) of block. The
+   * scheduler runs one task at a time on a rank, so one slab serves its tiles in turn. */
+  int64_t block, r0, r1;
+  char *rows, *ext_rows;
+  size_t rows_cap, ext_cap;
+} slab_params;
+
+static void slab_free(void *pp) {
+  slab_params *p = pp;
+  if (p->user_free)
+    p->user_free(p->user);
+  da_array_destroy(&p->ext);
+  halos_free(&p->h);
+  free(p->rows);
+  free(p->ext_rows);
+  free(p);
+}
+
+static int64_t slab_deps(const da_array a, int64_t b, int *input, int64_t *block, int64_t cap) {
+  const slab_params *p = a->params;
+  return take_deps(p->ext, b, input, block, cap);
+}
+
+static void slab_region(const da_array a, int64_t b, int64_t k, int64_t lo[], int64_t n[]) {
+  const slab_params *p = a->params;
+  take_region(p->ext, b, k, lo, n);
+}
+
+static bool grow(char **buf, size_t *cap, size_t bytes) {
+  if (bytes <= *cap)
+    return true;
+  char *m = realloc(*buf, bytes);
+  if (!m)
+    return false;
+  *buf = m;
+  *cap = bytes;
+  return true;
+}
+
+/* Output rows [r, r1) of block b into out: the slab's extended rows gathered from the
+ * dependencies, then the function on them. */
+static int slab_run(const da_array a, int64_t b, const da_input *ins, int64_t nins, int64_t r,
+                    int64_t r1, void *out) {
+  slab_params *p = a->params;
+  da_array x = a->inputs[0], ext = p->ext;
+  int nd = x->ndim;
+  int64_t bidx[DA_MAX_NDIM], es[DA_MAX_NDIM], os[DA_MAX_NDIM], lo[DA_MAX_NDIM], hi[DA_MAX_NDIM],
+      off[DA_MAX_NDIM];
+  da_block_unravel(x, b, bidx);
+  da_block_shape_of(ext, b, es);
+  int64_t erow = 1, lo0 = p->h.lo[0][bidx[0]], hi0 = p->h.hi[0][bidx[0]];
+  for (int d = 0; d < nd; d++) {
+    lo[d] = p->h.lo[d][bidx[d]], hi[d] = p->h.hi[d][bidx[d]];
+    off[d] = x->offsets[d][bidx[d]];
+    os[d] = x->chunks[d][bidx[d]];
+    erow *= d ? es[d] : 1;
+  }
+  int64_t s0 = os[0];
+  /* Rows of real input around the slab: depth, less where the block's halo is shorter. */
+  lo[0] = p->depth0 < r + lo0 ? p->depth0 : r + lo0;
+  hi[0] = p->depth0 < s0 - r1 + hi0 ? p->depth0 : s0 - r1 + hi0;
+  off[0] += r;
+  es[0] = lo[0] + (r1 - r) + hi[0];
+  os[0] = r1 - r;
+  if (!grow(&p->ext_rows, &p->ext_cap, (size_t)(es[0] * erow) * ext->elsize))
+    return DA_ERR(a->ctx, DA_ERR_NOMEM, "map_overlap: cannot allocate a slab");
+  take_gather(ext, b, ins, nins, (r + lo0 - lo[0]) * erow, es[0] * erow, p->ext_rows);
+  int64_t declared[DA_MAX_NDIM];
+  memcpy(declared, os, sizeof declared);
+  const void *in[1] = {p->ext_rows};
+  const int64_t *shapes[1] = {es};
+  da_dtype dts[1] = {x->dtype};
+  da_block_info info = {.nin = 1,
+                        .in = in,
+                        .in_shape = shapes,
+                        .in_dtype = dts,
+                        .in_ndim = nd,
+                        .out = out,
+                        .out_ndim = nd,
+                        .out_shape = os,
+                        .out_dtype = a->dtype,
+                        .block_index = bidx,
+                        .block_offset = off,
+                        .halo_lo = lo,
+                        .halo_hi = hi};
+  int urc = p->fn(&info, p->user);
+  char s1[400], s2[400], s3[400];
+  if (urc)
+    return DA_ERR(a->ctx, DA_ERR_USER, "map_overlap: the block function returned %d on block %s",
+                  urc, da_shape_str(nd, bidx, s1, sizeof s1));
+  if (memcmp(os, declared, (size_t)nd * sizeof *os))
+    return DA_ERR(a->ctx, DA_ERR_SHAPE,
+                  "map_overlap: the block function produced shape %s on block %s, but the "
+                  "declared output chunks give %s",
+                  da_shape_str(nd, os, s1, sizeof s1), da_shape_str(nd, bidx, s2, sizeof s2),
+                  da_shape_str(nd, declared, s3, sizeof s3));
+  return DA_OK;
+}
+
+/* Rows of block b per slab (input and output rows within SLAB_BYTES) and elements per row. */
+static int64_t slab_height(const da_array a, int64_t b, int64_t *row, int64_t bs[]) {
+  const slab_params *p = a->params;
+  int64_t bidx[DA_MAX_NDIM];
+  da_block_shape_of(a, b, bs);
+  da_block_unravel(a, b, bidx);
+  size_t ext_row = a->inputs[0]->elsize;
+  *row = 1;
+  for (int d = 1; d < a->ndim; d++) {
+    *row *= bs[d];
+    ext_row *= (size_t)(bs[d] + p->h.lo[d][bidx[d]] + p->h.hi[d][bidx[d]]);
+  }
+  size_t per_row = (size_t)*row * a->elsize + ext_row;
+  int64_t height = per_row ? (int64_t)(p->slab_bytes / per_row) : bs[0];
+  return height < 1 ? 1 : height;
+}
+
+/* Computes the slab of block b from row r into the kept rows. */
+static int slab_keep(const da_array a, int64_t b, const da_input *ins, int64_t nins, int64_t r,
+                     int64_t r1, int64_t row) {
+  slab_params *p = a->params;
+  p->block = -1;
+  if (!grow(&p->rows, &p->rows_cap, (size_t)((r1 - r) * row) * a->elsize))
+    return DA_ERR(a->ctx, DA_ERR_NOMEM, "map_overlap: cannot allocate a slab");
+  int rc = slab_run(a, b, ins, nins, r, r1, p->rows);
+  if (!rc)
+    p->block = b, p->r0 = r, p->r1 = r1;
+  return rc;
+}
+
+static void slab_fail(da_ctx ctx, int rc) {
+  if (!ctx->tile_rc)
+    ctx->tile_rc = rc; /* the message is set already */
+}
+
+/* Elements [start, start + count) of block b: whole slabs straight into out, the rest from
+ * the kept slab. Errors go to the task. */
+static void slab_gather(const da_array a, int64_t b, const da_input *ins, int64_t nins,
+                        int64_t start, int64_t count, void *out) {
+  slab_params *p = a->params;
+  int64_t bs[DA_MAX_NDIM], row, es = (int64_t)a->elsize;
+  int64_t height = slab_height(a, b, &row, bs);
+  if (count <= 0 || row == 0 || bs[0] == 0)
+    return;
+  char *o = out;
+  for (int64_t pos = start, end = start + count; pos < end;) {
+    int64_t r = pos / row;
+    if (p->block == b && r >= p->r0 && r < p->r1) {
+      int64_t n = p->r1 * row - pos < end - pos ? p->r1 * row - pos : end - pos;
+      memcpy(o, p->rows + (pos - p->r0 * row) * es, (size_t)(n * es));
+      o += n * es, pos += n;
+      continue;
+    }
+    int64_t r1 = r + height < bs[0] ? r + height : bs[0];
+    int rc;
+    if (pos == r * row && end >= r1 * row) { /* whole rows wanted: no copy */
+      rc = slab_run(a, b, ins, nins, r, r1, o);
+      o += (r1 - r) * row * es, pos = r1 * row;
+    } else {
+      rc = slab_keep(a, b, ins, nins, r, r1, row);
+    }
+    if (rc) {
+      slab_fail(a->ctx, rc);
+      return;
+    }
+  }
+}
+
+/* A tile inside the kept slab (computing the slab it starts in when needed): read in place. */
+static const void *slab_peek(const da_array a, int64_t b, const da_input *ins, int64_t nins,
+                             int64_t start, int64_t count) {
+  slab_params *p = a->params;
+  int64_t bs[DA_MAX_NDIM], row;
+  int64_t height = slab_height(a, b, &row, bs);
+  if (count <= 0 || row == 0 || bs[0] == 0)
+    return NULL;
+  int64_t r = start / row;
+  if (!(p->block == b && r >= p->r0 && r < p->r1)) {
+    int rc = slab_keep(a, b, ins, nins, r, r + height < bs[0] ? r + height : bs[0], row);
+    if (rc) {
+      slab_fail(a->ctx, rc);
+      return NULL;
+    }
+  }
+  if (start + count > p->r1 * row)
+    return NULL;
+  return p->rows + (start - p->r0 * row) * (int64_t)a->elsize;
+}
+
+static const da_layer_ops slab_ops = {.name = "map-overlap",
+                                      .deps = slab_deps,
+                                      .region = slab_region,
+                                      .gather = slab_gather,
+                                      .peek = slab_peek,
+                                      .free_params = slab_free};
+
 int da_map_overlap(da_block_fn fn, void *user, da_array x, const int64_t depth[],
                    const da_boundary boundary[], double constant, da_dtype out_dtype, int trim,
                    da_array *out) {
@@ -1543,13 +1800,42 @@ int da_map_overlap_owned(da_block_fn fn, void *user, void (*user_free)(void *), 
     rc = overlap_view(x, &h, boundary, constant, &ext);
   if (rc && user_free)
     user_free(user);
-  if (!rc) {
+  bool local = (trim & DA_OVERLAP_TRIM) && (trim & DA_OVERLAP_LOCAL) && x->ndim > 0;
+  if (!rc && local) {
+    rc = !fn ? DA_ERR(x->ctx, DA_ERR_ARG, "map_overlap: the block function is NULL")
+         : !da_dtype_valid(out_dtype)
+             ? DA_ERR(x->ctx, DA_ERR_DTYPE, "map_overlap: unknown output dtype %d", (int)out_dtype)
+             : da_check_shape(x->ctx, x->ndim, x->shape, out_dtype);
+    rc = da_agree(x->ctx, rc);
+    slab_params *p = rc ? NULL : calloc(1, sizeof *p);
+    rc = rc ? rc : da_agree(x->ctx, p ? DA_OK : DA_ERR(x->ctx, DA_ERR_NOMEM, "out of memory"));
+    if (!rc) {
+      *p = (slab_params){.ext = ext,
+                         .fn = fn,
+                         .user = user,
+                         .user_free = user_free,
+                         .depth0 = depth[0],
+                         .h = h,
+                         .block = -1,
+                         .slab_bytes = SLAB_BYTES};
+      const char *env = getenv("DARRAY_SLAB_BYTES");
+      if (env && atoll(env) > 0)
+        p->slab_bytes = (size_t)atoll(env);
+      ext = NULL, user_free = NULL;
+      memset(&h, 0, sizeof h);
+      rc = da_node_new(x->ctx, x->ndim, x->shape, (const int64_t *const *)x->chunks, x->numblocks,
+                       out_dtype, da_dtype_size(out_dtype), DA_LAYOUT_OF(x), &slab_ops, p, 1, &x,
+                       out);
+    } else if (user_free) {
+      user_free(user);
+    }
+  } else if (!rc) {
     da_map_halo mh;
     da_map_out mo = {.ndim = x->ndim};
     for (int d = 0; d < x->ndim; d++) {
       mh.lo[d] = h.lo[d], mh.hi[d] = h.hi[d], mh.offset[d] = x->offsets[d];
       mo.src[d] = d, mo.size[d] = 0;
-      mo.list[d] = trim ? x->chunks[d] : ext->chunks[d];
+      mo.list[d] = trim & DA_OVERLAP_TRIM ? x->chunks[d] : ext->chunks[d];
     }
     rc = da_map_blocks_halo(fn, user, user_free, 1, &ext, &mh, out_dtype, &mo, out);
   }

@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
   da_array node;
   bool fused;   /* evaluated inside its consumer's tasks */
+  bool whole;   /* fused as whole blocks into a scratch buffer, not tile by tile */
   bool compute; /* has tasks */
   bool target;
   uint8_t *need; /* per block: needed by the plan */
@@ -447,7 +448,7 @@ static int64_t dep_bind(plan *p, int64_t node, int64_t b, bool box, const int64_
 /* ---------------------------------------------------------------- planning */
 
 static bool accepts_fusion(da_array c) {
-  return c->ops && c->ops->aligned && (c->ops->tile || c->ops->fuses_inputs);
+  return c->ops && c->ops->aligned && (c->ops->tile || c->ops->fuses_inputs || c->ops->run);
 }
 
 static void plan_free(plan *p) {
@@ -562,7 +563,9 @@ static int plan_build(plan *p, da_array target) {
         p->pn[nodes[i]->inputs[j]->topo].consumers++;
   }
   free(nodes);
-  /* Fuse a tile producer or a view into its only consumer when that consumer reads tiles. */
+  /* Fuse a producer into its only consumer when the consumer reads block b of it for its own
+   * block b: tile by tile when both sides work in tiles, else a whole block at a time into a
+   * scratch buffer reused from block to block, so no intermediate block is ever stored. */
   for (int64_t i = n - 1; i >= 0; i--) {
     pnode *q = &p->pn[i];
     da_array a = q->node;
@@ -570,15 +573,18 @@ static int plan_build(plan *p, da_array target) {
       continue;
     q->compute = true;
     bool tile = a->ops->tile && a->ops->aligned && a->ninputs <= DA_MAX_FUSED_INPUTS;
-    if (q->target || q->consumers != 1 || !(tile || a->ops->gather))
+    bool run = a->ops->run && a->ops->aligned;
+    if (q->target || q->consumers != 1 || !(tile || run || a->ops->gather))
       continue;
     for (int64_t j = i + 1; j < n; j++) {
       da_array c = p->pn[j].node;
       if (c->materialized || (!p->pn[j].compute && !p->pn[j].fused))
         continue;
       for (int k = 0; k < c->ninputs; k++)
-        if (c->inputs[k] == a && accepts_fusion(c))
+        if (c->inputs[k] == a && accepts_fusion(c)) {
           q->fused = true, q->compute = false;
+          q->whole = run || !(c->ops->tile || c->ops->fuses_inputs);
+        }
     }
   }
   for (int64_t i = 0; i < n; i++) {
@@ -783,7 +789,8 @@ static int step_waves(plan *p, pstep *st, int64_t **cuts, int64_t *nw) {
 
 /* ---------------------------------------------------------------- execution */
 
-/* Fused producers of an aligned node: a tree of inputs, built once per step. */
+/* Fused producers of an aligned node: a tree of inputs, built once per step. Whole-block
+ * producers get their scratch block when they first run. */
 static int inputs_build(plan *p, da_array a, da_input **out) {
   *out = calloc((size_t)(a->ninputs ? a->ninputs : 1), sizeof(da_input));
   if (!*out)
@@ -791,10 +798,10 @@ static int inputs_build(plan *p, da_array a, da_input **out) {
   for (int i = 0; i < a->ninputs; i++) {
     da_input *in = &(*out)[i];
     in->node = a->inputs[i];
-    if (!p->pn[in->node->topo].fused)
+    pnode *q = &p->pn[in->node->topo];
+    if (!q->fused)
       continue;
-    in->scratch = malloc(DA_TILE * in->node->elsize);
-    if (!in->scratch)
+    if (!q->whole && !(in->scratch = malloc(DA_TILE * in->node->elsize)))
       return DA_ERR(p->ctx, DA_ERR_NOMEM, "cannot allocate a tile buffer");
     if (!in->node->ops->gather) /* a view's inputs are bound per block */
       DA_TRY(inputs_build(p, in->node, &in->sub));
@@ -802,17 +809,57 @@ static int inputs_build(plan *p, da_array a, da_input **out) {
   return DA_OK;
 }
 
-static void inputs_free(da_input *ins, int n) {
+static void inputs_free(plan *p, da_input *ins, int n) {
   if (!ins)
     return;
   for (int i = 0; i < n; i++) {
-    free(ins[i].scratch);
+    if (ins[i].scratch_bytes)
+      held_free(p, ins[i].scratch, ins[i].scratch_bytes);
+    else
+      free(ins[i].scratch);
     if (ins[i].sub && ins[i].node->ops->gather)
       free(ins[i].sub);
     else if (ins[i].sub)
-      inputs_free(ins[i].sub, ins[i].node->ninputs);
+      inputs_free(p, ins[i].sub, ins[i].node->ninputs);
   }
   free(ins);
+}
+
+static int inputs_bind(plan *p, da_input *ins, int n, int64_t b);
+
+/* Computes block b of a whole-block fused producer into its scratch block, from its inputs
+ * (bound already), and points the input at it. */
+static int whole_run(plan *p, da_input *in, int64_t b) {
+  da_array a = in->node;
+  size_t bytes = block_bytes(a, b);
+  if (bytes > in->scratch_bytes || !in->scratch) {
+    size_t most = 1; /* the largest block, so that one buffer serves every block */
+    for (int64_t k = 0; k < a->nblocks; k++)
+      most = block_bytes(a, k) > most ? block_bytes(a, k) : most;
+    if (in->scratch_bytes)
+      held_free(p, in->scratch, in->scratch_bytes);
+    in->scratch_bytes = 0;
+    if (!(in->scratch = held_alloc(p, most)))
+      return DA_ERR_NOMEM;
+    in->scratch_bytes = most;
+  }
+  int64_t total = (int64_t)(bytes / a->elsize);
+  int rc = DA_OK;
+  if (a->ops->gather) {
+    a->ops->gather(a, b, in->sub, in->nsub, 0, total, in->scratch);
+  } else if (a->ops->run) {
+    rc = a->ops->run(a, b, in->sub, a->ninputs, in->scratch);
+  } else {
+    const void *tiles[DA_MAX_FUSED_INPUTS];
+    for (int64_t start = 0; start < total; start += DA_TILE) {
+      int64_t cnt = total - start < DA_TILE ? total - start : DA_TILE;
+      for (int i = 0; i < a->ninputs; i++)
+        tiles[i] = da_input_tile(&in->sub[i], start, cnt);
+      a->ops->tile(a, b, start, cnt, tiles, (char *)in->scratch + start * (int64_t)a->elsize);
+    }
+  }
+  in->data = in->scratch;
+  return rc;
 }
 
 /* Points the inputs of an aligned task at block b: blocks in memory, fused producers'
@@ -846,6 +893,8 @@ static int inputs_bind(plan *p, da_input *ins, int n, int64_t b) {
     } else {
       DA_TRY(inputs_bind(p, in->sub, in->node->ninputs, b));
     }
+    if (p->pn[in->node->topo].whole)
+      DA_TRY(whole_run(p, in, b));
   }
   return DA_OK;
 }
@@ -1208,7 +1257,7 @@ static int run_step(plan *p, pstep *st) {
       w.r1++;
     rc = run_wave(p, st, &w, ins, brc);
   }
-  inputs_free(ins, a->ninputs);
+  inputs_free(p, ins, a->ninputs);
   free(cuts);
   return rc;
 }
