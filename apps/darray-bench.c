@@ -2,6 +2,7 @@
  * of mpirun, one JSON object per workload on rank 0. Usage: darray-bench [NAME ...] */
 #include <darray.h>
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,16 +523,20 @@ static int bench_stencil(da_ctx ctx, double *seconds, result *r) {
   TRY(da_random_uniform(ctx, 13, 0, 1, 2, shape, DA_CHUNKS(1000, 1000), DA_FLOAT64, &x));
   TRY(da_persist(x));
   t[0] = slowest_since(t0);
-  MPI_Barrier(MPI_COMM_WORLD);
-  t0 = MPI_Wtime();
-  if (stencil_darray(ctx, x, &v[1]))
-    return 1;
-  t[1] = slowest_since(t0);
-  MPI_Barrier(MPI_COMM_WORLD);
-  t0 = MPI_Wtime();
-  if (stencil_handwritten(ctx, x, &v[2]))
-    return 1;
-  t[2] = slowest_since(t0);
+  /* Short runs on a shared machine: the best of several, the two versions interleaved. */
+  t[1] = t[2] = INFINITY;
+  for (int rep = 0; rep < 5; rep++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = MPI_Wtime();
+    if (stencil_darray(ctx, x, &v[1]))
+      return 1;
+    t[1] = fmin(t[1], slowest_since(t0));
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = MPI_Wtime();
+    if (stencil_handwritten(ctx, x, &v[2]))
+      return 1;
+    t[2] = fmin(t[2], slowest_since(t0));
+  }
   da_array_destroy(&x);
   for (int i = 0; i < 4; i++)
     stencil_best[i] = stencil_best[i] == 0 || t[i] < stencil_best[i] ? t[i] : stencil_best[i];
@@ -556,6 +561,100 @@ static int bench_stencil(da_ctx ctx, double *seconds, result *r) {
   return 0;
 }
 
+/* matmul: a @ a for a random uniform (8000, 8000) in (1000, 1000) chunks, persisted untimed;
+ * the product is computed and persisted (p?gemm over the array's own blocks). The machine's
+ * peak: single-threaded OpenBLAS dgemm of 4000 x 4000 on every rank at once, summed. */
+static da_array matmul_x;
+static double matmul_best, dgemm_best;
+
+/* The mean of x (all ranks). */
+static int mean_of(da_ctx ctx, da_array x, double *v) {
+  da_array m;
+  TRY(da_mean(x, 0, NULL, 0, &m));
+  TRY(da_compute(m, DA_ALL_RANKS, v, sizeof *v));
+  da_array_destroy(&m);
+  return 0;
+}
+
+static double dgemm_gflops(void) {
+  const int n = 4000;
+  double *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+         *c = malloc((size_t)n * n * sizeof *c);
+  double g = 0;
+  if (a && b && c) {
+    for (int64_t i = 0; i < (int64_t)n * n; i++)
+      a[i] = (double)(i % 7) / 7, b[i] = (double)(i % 5) / 5, c[i] = 0;
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime();
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    g = 2.0 * n * n * n / (MPI_Wtime() - t0) / 1e9;
+  }
+  free(a), free(b), free(c);
+  MPI_Allreduce(MPI_IN_PLACE, &g, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  return g;
+}
+
+static int bench_matmul(da_ctx ctx, double *seconds, result *r) {
+  const int64_t shape[2] = {8000, 8000};
+  if (!matmul_x) {
+    TRY(da_random_uniform(ctx, 17, 0, 1, 2, shape, DA_CHUNKS(1000, 1000), DA_FLOAT64, &matmul_x));
+    TRY(da_persist(matmul_x));
+  }
+  da_array c;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime();
+  TRY(da_matmul(matmul_x, matmul_x, &c));
+  TRY(da_persist(c));
+  *seconds = slowest_since(t0);
+  double v;
+  if (mean_of(ctx, c, &v))
+    return 1;
+  da_array_destroy(&c);
+  if (!(fabs(v / 2000 - 1) < 0.01)) { /* 8000 products of two U(0, 1): 2000 on average */
+    fprintf(stderr, "darray-bench: matmul: mean is %.17g, not about 2000\n", v);
+    return 1;
+  }
+  openblas_set_num_threads(1);
+  double g = dgemm_gflops();
+  dgemm_best = g > dgemm_best ? g : dgemm_best;
+  matmul_best = matmul_best == 0 || *seconds < matmul_best ? *seconds : matmul_best;
+  double gf = 2.0 * 8000 * 8000 * 8000 / matmul_best / 1e9;
+  snprintf(r->extra, sizeof r->extra,
+           ", \"GFLOPs\": %.2f, \"dgemm_peak_GFLOPs\": %.2f, \"fraction_of_peak\": %.3f, "
+           "\"timed\": \"a @ a computed and persisted; peak: sum over ranks of single-threaded "
+           "dgemm 4000^3 run at once\", \"target_fraction\": 0.85",
+           gf, dgemm_best, gf / dgemm_best);
+  return 0;
+}
+
+/* dot_seed: the seeds' dot(a, a + a.T), a random (5000, 5000) in (1000, 1000) chunks,
+ * generation included; the product is persisted. */
+static int bench_dot_seed(da_ctx ctx, double *seconds, result *r) {
+  const int64_t shape[2] = {5000, 5000};
+  da_array a, at, s, c;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime();
+  TRY(da_random_uniform(ctx, 19, 0, 1, 2, shape, DA_CHUNKS(1000, 1000), DA_FLOAT64, &a));
+  TRY(da_transpose(a, NULL, &at));
+  TRY(da_add(DA_V(a), DA_V(at), &s));
+  TRY(da_dot(a, s, &c));
+  TRY(da_persist(c));
+  *seconds = slowest_since(t0);
+  double v;
+  if (mean_of(ctx, c, &v))
+    return 1;
+  da_array_destroy(&c), da_array_destroy(&s), da_array_destroy(&at), da_array_destroy(&a);
+  if (!(fabs(v / 2500 - 1) < 0.01)) {
+    fprintf(stderr, "darray-bench: dot_seed: mean is %.17g, not about 2500\n", v);
+    return 1;
+  }
+  snprintf(r->extra, sizeof r->extra,
+           ", \"timed\": \"generate + a + a.T + dot, persisted\", \"dask_seconds\": 4.08, "
+           "\"speedup_vs_dask\": %.2f, \"target_speedup_vs_dask\": 2",
+           4.08 / *seconds);
+  return 0;
+}
+
 typedef struct {
   const char *name;
   int (*run)(da_ctx ctx, double *seconds, result *r);
@@ -564,7 +663,8 @@ typedef struct {
 static const workload workloads[] = {
     {"overhead", bench_overhead}, {"mean0", bench_mean0},     {"stream", bench_stream},
     {"fused", bench_fused},       {"rechunk", bench_rechunk}, {"mask", bench_mask},
-    {"reshape", bench_reshape},   {"stencil", bench_stencil},
+    {"reshape", bench_reshape},   {"stencil", bench_stencil}, {"matmul", bench_matmul},
+    {"dot_seed", bench_dot_seed},
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
@@ -630,6 +730,7 @@ int main(int argc, char **argv) {
   }
   da_array_destroy(&fused_x);
   da_array_destroy(&rechunk_x);
+  da_array_destroy(&matmul_x);
   da_ctx_destroy(&ctx);
   MPI_Finalize();
   return rc ? 1 : 0;

@@ -688,6 +688,88 @@ DA_API int da_nanargmax(da_array a, int naxes, const int axes[], int keepdims, d
 DA_API int da_cumsum(da_array a, int axis, da_array *out);
 DA_API int da_cumprod(da_array a, int axis, da_array *out);
 
+/* ---------------------------------------------------------------- linear algebra: products */
+
+/* Collective. Products, as NumPy: matmul (a @ b) of 2-D x 2-D, 2-D x 1-D, 1-D x 2-D and
+ * 1-D x 1-D (a 0-d result), and stacked for > 2-D with the leading axes broadcast; dot
+ * (a product over a's last axis and b's second to last; 0-d operands multiply); tensordot
+ * over the naxes axis pairs (axes_a[i], axes_b[i]) (negative counting from the end); vdot
+ * (both flattened; a 0-d result); outer (both flattened); trace (the sum of diagonal
+ * offset of axes 0 and 1); diagonal (diagonal offset of axes axis1 and axis2, which move to
+ * one last axis). A 2-D product is a block layer: block (i, j) of the result sums a's
+ * blocks (i, k) times b's blocks (k, j) over k in order, one local gemm per pair (OpenBLAS,
+ * one thread per rank), so its bits are the same on any number of ranks (ScaLAPACK's
+ * p?gemm sums in an order that follows its process grid, so it is not used). Each rank
+ * receives only the blocks (and the rows of them) its result blocks read; b's rows are
+ * rechunked to a's column chunks when they differ, and the result's row blocks are a's, cut
+ * in parts when that spreads the work more evenly. Stacked products use the local BLAS per
+ * output block (whole matrices per block). Every result has NumPy's dtype: integer and
+ * bool products sum in wrapping 64-bit integers, cast to it (so they wrap as NumPy's do).
+ * Mismatched lengths are DA_ERR_SHAPE, 0-d matmul operands DA_ERR_SHAPE, bad axes DA_ERR_ARG, on
+ * every rank. */
+DA_API int da_matmul(da_array a, da_array b, da_array *out);
+DA_API int da_dot(da_array a, da_array b, da_array *out);
+DA_API int da_tensordot(da_array a, da_array b, int naxes, const int axes_a[], const int axes_b[],
+                        da_array *out);
+DA_API int da_vdot(da_array a, da_array b, da_array *out);
+DA_API int da_outer(da_array a, da_array b, da_array *out);
+DA_API int da_trace(da_array a, int64_t offset, da_array *out);
+DA_API int da_diagonal(da_array a, int64_t offset, int axis1, int axis2, da_array *out);
+
+/* ---------------------------------------------------------- linear algebra: factorizations */
+
+/* Factorizations on ScaLAPACK over a block-cyclic copy of the input (ps* for float32, pd*
+ * otherwise: integers and bool are computed in float64, as NumPy does). Each input must be a
+ * 2-D matrix (stacks of matrices are not supported); results are ordinary arrays in square
+ * chunks on a near-square process grid. Every result is lazy: one collective step when first
+ * needed, so a singular matrix (solve, inv) or one that is not positive definite (cholesky)
+ * is reported by the da_compute or da_persist that runs it (DA_ERR_ARG on every rank). qr's
+ * and svd's results share one factorization: the first computed keeps the others' parts
+ * until they are computed or destroyed. Bad shapes are errors of the call itself, on every
+ * rank. */
+
+/* NumPy's qr modes: 'reduced' (Q m x k, R k x n, k = min(m, n)), 'complete' (Q m x m,
+ * R m x n) and 'r' (R k x n alone; q may be NULL). */
+typedef enum { DA_QR_REDUCED, DA_QR_COMPLETE, DA_QR_R } da_qr_mode;
+/* Collective. a = Q R with orthonormal columns in Q and R upper triangular (p?geqrf,
+ * p?orgqr); as NumPy's, the signs of R's diagonal are LAPACK's (not made positive). */
+DA_API int da_qr(da_array a, da_qr_mode mode, da_array *q, da_array *r);
+/* Collective. a = U diag(S) Vt (p?gesvd): s holds the min(m, n) singular values in
+ * descending order; u is m x k and vt k x n (full_matrices nonzero: m x m and n x n, the
+ * extra columns and rows an orthonormal basis of the complement). u and vt both NULL:
+ * singular values only (NumPy's compute_uv=False). */
+DA_API int da_svd(da_array a, int full_matrices, da_array *u, da_array *s, da_array *vt);
+/* Collective. x with a x = b for square a (p?gesv, LU with partial pivoting); b is 1-D of
+ * length n or 2-D (n, k), and x has b's shape. */
+DA_API int da_solve(da_array a, da_array b, da_array *x);
+/* Collective. Lower-triangular L with a = L Lᵀ (p?potrf; only a's lower triangle is read, as
+ * NumPy's); L's upper triangle is zero. */
+DA_API int da_cholesky(da_array a, da_array *l);
+/* Collective. The least-squares solution x of a x = b (m x n a, b 1-D of length m or (m, k);
+ * x is (n,) or (n, k)); for m < n the minimum-norm solution (p?gels). a must have full rank:
+ * unlike NumPy's lstsq (SVD-based), rank-deficient a is not handled, and residuals, rank and
+ * singular values are not returned (da_svd gives the last two). */
+DA_API int da_lstsq(da_array a, da_array b, da_array *x);
+/* Collective. The inverse of square a (p?getrf, p?getri). */
+DA_API int da_inv(da_array a, da_array *out);
+/* Collective. The determinant of square a as a 0-d array, as NumPy computes it: sign (from
+ * the LU pivots and the signs of U's diagonal) times exp(sum of log |U_ii|); an exactly
+ * singular a gives 0. The 0 x 0 matrix gives 1. */
+DA_API int da_det(da_array a, da_array *out);
+
+/* The order of a norm (NumPy's ord). DEFAULT is ord=None: the 2-norm of vectors, Frobenius
+ * of matrices, and with no axes the 2-norm of the flattened array of any ndim. ORD takes the
+ * number `ord`: for vectors any p (sum |x|^p)^(1/p), with INFINITY (max |x|), -INFINITY
+ * (min |x|) and 0 (count of nonzeros); for matrices 1 / -1 (largest / smallest column sum
+ * of |x|), INFINITY / -INFINITY (row sums), 2 / -2 (largest / smallest singular value). */
+typedef enum { DA_NORM_DEFAULT, DA_NORM_ORD, DA_NORM_FRO, DA_NORM_NUC } da_norm_kind;
+/* Collective. np.linalg.norm(x, ord, axis, keepdims): naxes 0 (axes ignored) is axis=None
+ * (x must be 1-D or 2-D unless kind is DEFAULT), 1 a vector norm along axes[0], 2 a matrix
+ * norm over rows axes[0] and columns axes[1] (2, -2 and nuclear norms need a 2-D x: they
+ * come from da_svd). The result is float64 (float32 for float32 x). */
+DA_API int da_norm(da_array x, da_norm_kind kind, double ord, int naxes, const int axes[],
+                   int keepdims, da_array *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -136,7 +136,7 @@ int da_chunks_resolve(da_ctx ctx, int ndim, const int64_t shape[], const da_chun
 }
 
 /* Like MPI_Dims_create, but a factor goes to an axis with enough blocks for it when one has. */
-static void choose_grid(int nprocs, int ndim, const int64_t nb[], int grid[]) {
+void da_choose_grid(int nprocs, int ndim, const int64_t nb[], int grid[]) {
   for (int a = 0; a < ndim; a++)
     grid[a] = 1;
   if (ndim == 0)
@@ -202,7 +202,7 @@ int da_array_new(da_ctx ctx, int ndim, const int64_t shape[], const int64_t *con
   if (layout)
     memcpy(a->grid, layout->grid, (size_t)ndim * sizeof(int));
   else
-    choose_grid(ctx->size, ndim, a->numblocks, a->grid);
+    da_choose_grid(ctx->size, ndim, a->numblocks, a->grid);
   int stride = 1;
   for (int d = ndim - 1; d >= 0; d--) {
     a->rstride[d] = layout && layout->rstride ? layout->rstride[d] : stride;

@@ -95,6 +95,8 @@ int da_ctx_destroy(da_ctx *pctx) {
   if (!pctx || !*pctx)
     return DA_OK;
   da_ctx ctx = *pctx;
+  if (ctx->la_grids_free)
+    ctx->la_grids_free(ctx);
   MPI_Comm_free(&ctx->comm);
   free(ctx);
   *pctx = NULL;

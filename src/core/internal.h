@@ -24,6 +24,10 @@ struct da_ctx_s {
    * buffers on this rank, now and at most since the last reset. */
   int64_t mem_limit, mem_current, mem_peak;
   char errmsg[DA_ERRMSG_LEN];
+  /* BLACS grids of the linear algebra, made on first use and kept, as every matrix of one
+   * ScaLAPACK call must share one; la_grids_free (set with them) releases them. */
+  void *la_grids;
+  void (*la_grids_free)(da_ctx ctx);
 };
 
 /* Records a message on ctx (may be NULL) and returns code. */
@@ -245,7 +249,19 @@ struct da_layer_ops {
    * fold it into its own loop); DA_NBINARY otherwise. */
   da_binary_op (*pair_op)(const da_array a);
   void (*free_params)(void *params);
+  /* Collective layers (ScaLAPACK products and factorizations) compute the whole array at
+   * once on every rank: da_schedule first materializes their inputs, then calls this, which
+   * fills a->lblocks (nlocal blocks, counted with da_array_hold) or returns an error; the
+   * ranks agree on it. Such a layer has no deps, run, tile or gather. */
+  int (*collective)(da_array a);
 };
+
+/* Frees a lazy node's materialized blocks: it is a node again (recomputed when needed). */
+void da_drop_blocks(da_array a);
+
+/* The default process grid for nb blocks per axis over nprocs ranks (like MPI_Dims_create,
+ * but a factor goes to an axis with enough blocks for it when one has). */
+void da_choose_grid(int nprocs, int ndim, const int64_t nb[], int grid[]);
 
 /* Creates a lazy node. Takes ownership of params (freed through ops->free_params, or free()),
  * references the inputs. */

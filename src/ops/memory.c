@@ -174,7 +174,7 @@ static int materialize(da_array a, bool *ran) {
   return da_schedule(a);
 }
 
-static void drop_blocks(da_array a) {
+void da_drop_blocks(da_array a) {
   if (a->lblocks) {
     da_array_hold(a, -a->held);
     for (int64_t k = 0; k < a->nlocal; k++)
@@ -251,7 +251,7 @@ int da_compute(da_array a, int root, void *buf, size_t bufbytes) {
   free(req);
   free(rreq);
   if (ran)
-    drop_blocks(a);
+    da_drop_blocks(a);
   return da_agree(ctx, rc);
 }
 
@@ -292,6 +292,6 @@ int da_to_blocks(da_array a, void *const bufs[], const size_t bytes[]) {
     memcpy(bufs[k], a->lblocks[k],
            (size_t)da_block_size_of(a, da_block_global_index(a, k)) * a->elsize);
   if (ran)
-    drop_blocks(a);
+    da_drop_blocks(a);
   return DA_OK;
 }

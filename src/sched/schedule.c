@@ -1262,9 +1262,7 @@ static int run_step(plan *p, pstep *st) {
   return rc;
 }
 
-int da_schedule(da_array target) {
-  if (target->materialized)
-    return DA_OK;
+static int schedule_plan(da_array target) {
   da_ctx ctx = target->ctx;
   plan p = {.ctx = ctx};
   int rc = da_agree(ctx, plan_build(&p, target));
@@ -1290,5 +1288,58 @@ int da_schedule(da_array target) {
     target->lblocks = NULL;
   }
   plan_free(&p);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- collective layers */
+
+/* Runs the collective layers below target, inputs first, each as a whole on every rank (the
+ * plan cannot split them into block tasks). What they materialize on the way, but target,
+ * is listed in *temp, to drop once target is done. */
+static int run_collectives(da_array target, da_array **temp, int64_t *ntemp) {
+  da_ctx ctx = target->ctx;
+  da_array *nodes = NULL;
+  int64_t n = 0, cap = 0;
+  DA_TRY(da_agree(ctx, da_graph_collect(target, &nodes, &n)));
+  int rc = DA_OK;
+  for (int64_t i = 0; i < n; i++)
+    if (!nodes[i]->materialized && nodes[i]->ops->collective)
+      cap += 1 + nodes[i]->ninputs;
+  if (cap && !(*temp = malloc((size_t)cap * sizeof **temp)))
+    rc = DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate the collective layers' list");
+  rc = da_agree(ctx, rc);
+  for (int64_t i = 0; i < n && !rc; i++) {
+    da_array a = nodes[i];
+    if (a->materialized || !a->ops->collective)
+      continue;
+    for (int j = 0; j < a->ninputs && !rc; j++) {
+      da_array in = a->inputs[j];
+      if (in->materialized)
+        continue;
+      rc = da_schedule(in);
+      if (!rc)
+        (*temp)[(*ntemp)++] = in;
+    }
+    if (!rc)
+      rc = da_agree(ctx, a->ops->collective(a));
+    if (!rc && a != target)
+      (*temp)[(*ntemp)++] = a;
+  }
+  free(nodes);
+  return rc;
+}
+
+int da_schedule(da_array target) {
+  if (target->materialized)
+    return DA_OK;
+  da_array *temp = NULL;
+  int64_t ntemp = 0;
+  int rc = run_collectives(target, &temp, &ntemp);
+  if (!rc && !target->materialized)
+    rc = schedule_plan(target);
+  for (int64_t i = 0; i < ntemp; i++)
+    if (temp[i] != target && temp[i]->materialized && temp[i]->ops)
+      da_drop_blocks(temp[i]); /* computed only for a collective layer: a node again */
+  free(temp);
   return rc;
 }
