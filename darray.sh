@@ -22,7 +22,8 @@ ASAN_DIR="$ROOT/build-asan"
 BIN_DIR="$BUILD_DIR/bin"
 
 PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
-          libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev)
+          libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev
+          zlib1g-dev libzstd-dev libblosc-dev libjansson-dev)
 
 # Open MPI settings that make mpirun usable as root, oversubscribed, and inside containers
 # (CMA single-copy via process_vm_readv is often forbidden there).

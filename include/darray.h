@@ -770,6 +770,112 @@ typedef enum { DA_NORM_DEFAULT, DA_NORM_ORD, DA_NORM_FRO, DA_NORM_NUC } da_norm_
 DA_API int da_norm(da_array x, da_norm_kind kind, double ord, int naxes, const int axes[],
                    int keepdims, da_array *out);
 
+/* ---------------------------------------------------------------- HDF5 (parallel) */
+
+/* As the dtype of da_from_hdf5: the dataset's own. */
+#define DA_DTYPE_NATIVE DA_NDTYPES
+
+/* Collective. The dataset at `dataset` (groups included: "/group/sub/data") of the HDF5
+ * file `path`, opened lazily: each block is read by its owner with a hyperslab selection
+ * when the graph runs. Every rank opens the file read-only on its own (the sec2 driver, so
+ * reads are independent and closing needs no collective call); the handle stays open until
+ * the array and every array made from it are gone. chunks NULL: the dataset's own chunking,
+ * grown by doubling while a block stays within min(the context's chunk bytes, 64 MiB) when
+ * a chunk holds less than 1 MiB (so a dataset darray wrote reads back with its partitioning);
+ * a contiguous dataset gets "auto" chunks of that size. dtype DA_DTYPE_NATIVE: the dataset's
+ * own (integers and floats of every size darray has; h5py's bool enum, or any 1-byte enum
+ * FALSE = 0, TRUE = 1, as bool); another dtype converts as da_astype does. Missing files,
+ * groups or datasets, non-HDF5 files and unsupported types (strings, compounds, float16)
+ * are errors on every rank (DA_ERR_IO, DA_ERR_DTYPE). */
+DA_API int da_from_hdf5(da_ctx ctx, const char *path, const char *dataset, const da_chunks *chunks,
+                        da_dtype dtype, da_array *out);
+
+/* What da_from_hdf5_stack does with the files' arrays. */
+typedef enum { DA_HDF5_STACK, DA_HDF5_CONCATENATE } da_hdf5_join;
+/* Collective. The same dataset of nfiles files (one per day, say) as one array: joined
+ * along a new axis (DA_HDF5_STACK, as da_stack) or an existing one (DA_HDF5_CONCATENATE,
+ * as da_concatenate); chunks and dtype apply to each file as in da_from_hdf5. */
+DA_API int da_from_hdf5_stack(da_ctx ctx, int nfiles, const char *const paths[],
+                              const char *dataset, const da_chunks *chunks, da_dtype dtype,
+                              da_hdf5_join join, int axis, da_array *out);
+
+/* What da_to_hdf5 does with an existing file: add the dataset to it (replacing one of the
+ * same name), or replace the whole file. */
+typedef enum { DA_HDF5_UPDATE, DA_HDF5_TRUNCATE } da_hdf5_mode;
+typedef struct da_hdf5_options {
+  da_hdf5_mode mode;
+  int deflate;           /* gzip level 1-9 (written with collective IO); 0: none */
+  const int64_t *chunks; /* the dataset's chunk shape; NULL: the array's largest chunks */
+} da_hdf5_options;
+
+/* Collective. Computes x and writes it into dataset `dataset` (intermediate groups are
+ * made) of the HDF5 file `path` over MPI-IO, each rank writing its own blocks as hyperslabs.
+ * bool is written as h5py's enum. Nothing is lost: the ranks write a temporary file next to
+ * the target (path.da-tmp-XXXXXX, a copy of the existing file in DA_HDF5_UPDATE mode), and
+ * rank 0 renames it over the target only when complete and synced; a failed or killed
+ * write leaves the previous file as it was (a killed job may leave the temporary file).
+ * opt NULL: DA_HDF5_UPDATE, no compression, the array's chunks. The file must be on a
+ * file system every rank sees. */
+DA_API int da_to_hdf5(da_array x, const char *path, const char *dataset,
+                      const da_hdf5_options *opt);
+
+/* Collective. Scalar attributes of the object `object` ("/" for the file, a group or a
+ * dataset) of an existing file. Setting one replaces an attribute of that name; the file is
+ * changed as da_to_hdf5 changes it (a copy renamed over it, so it costs a copy of the
+ * file). Strings are written as h5py writes them (variable-length UTF-8); numbers as a
+ * scalar of dtype dt read from / written to *value (reading converts to dt). Reading a
+ * string into len bytes too few is DA_ERR_BUFFER. */
+DA_API int da_hdf5_set_attr_string(da_ctx ctx, const char *path, const char *object,
+                                   const char *name, const char *value);
+DA_API int da_hdf5_set_attr_number(da_ctx ctx, const char *path, const char *object,
+                                   const char *name, da_dtype dt, const void *value);
+DA_API int da_hdf5_get_attr_string(da_ctx ctx, const char *path, const char *object,
+                                   const char *name, char *buf, size_t len);
+DA_API int da_hdf5_get_attr_number(da_ctx ctx, const char *path, const char *object,
+                                   const char *name, da_dtype dt, void *value);
+
+/* ---------------------------------------------------------------- Zarr (format v2) */
+
+/* Chunk compressors da_to_zarr writes; da_from_zarr reads all of them (blosc with any inner
+ * codec this c-blosc has) and compressor null. */
+typedef enum {
+  DA_ZARR_BLOSC_LZ4, /* the default, as in zarr-python */
+  DA_ZARR_BLOSC_LZ4HC,
+  DA_ZARR_BLOSC_ZSTD,
+  DA_ZARR_BLOSC_ZLIB,
+  DA_ZARR_BLOSC_BLOSCLZ,
+  DA_ZARR_ZLIB,
+  DA_ZARR_GZIP,
+  DA_ZARR_ZSTD,
+  DA_ZARR_NONE, /* compressor null: raw chunks */
+  DA_ZARR_NCOMPRESSORS
+} da_zarr_compressor;
+
+/* Blosc's shuffle filter before compression. */
+typedef enum { DA_ZARR_SHUFFLE_BYTE, DA_ZARR_SHUFFLE_NONE, DA_ZARR_SHUFFLE_BIT } da_zarr_shuffle;
+
+/* Options of da_to_zarr; a zeroed struct (or NULL) is blosc-lz4, level 5, byte shuffle. */
+typedef struct da_zarr_options {
+  da_zarr_compressor compressor;
+  int level; /* 1..9 (zstd 1..22); 0: zarr-python's default (blosc 5, zlib/gzip/zstd 1) */
+  da_zarr_shuffle shuffle; /* blosc only */
+} da_zarr_options;
+
+/* Collective. Opens the Zarr v2 array in directory path lazily: rank 0 reads .zarray, and each
+ * block is read from the chunk files it meets when the graph runs (missing files read as
+ * fill_value). chunks NULL: the store's own chunks. Reads C order, every darray dtype in either
+ * byte order ('<f8', '>i4', '|b1'), compressors null, zlib, gzip, zstd and blosc, and
+ * dimension_separator '.' or '/'. A corrupt chunk file fails the computation that reads it. */
+DA_API int da_from_zarr(da_ctx ctx, const char *path, const da_chunks *chunks, da_array *out);
+/* Collective. Stores x (computed first when lazy) as a Zarr v2 array in directory path, chunked
+ * like x: x's chunks must be equal along each axis except a shorter last one (otherwise
+ * DA_ERR_CHUNKS: rechunk first). Each rank writes its own blocks' chunk files into a new
+ * directory next to path (path.da-tmp-XXXXXX); when all are written rank 0 adds .zarray and
+ * .zattrs and swaps the directory in atomically, then removes the old one. A failed or killed
+ * write leaves path as it was (and may leave the temporary directory behind). path must be
+ * absent, an empty directory or a Zarr array. options NULL: defaults. */
+DA_API int da_to_zarr(da_array x, const char *path, const da_zarr_options *options);
+
 #ifdef __cplusplus
 }
 #endif
