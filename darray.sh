@@ -23,7 +23,8 @@ BIN_DIR="$BUILD_DIR/bin"
 
 PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
           libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev
-          zlib1g-dev libzstd-dev libblosc-dev libjansson-dev)
+          zlib1g-dev libzstd-dev libblosc-dev libjansson-dev
+          python3-h5py python3-zarr python3-dask)
 
 # Open MPI settings that make mpirun usable as root, oversubscribed, and inside containers
 # (CMA single-copy via process_vm_readv is often forbidden there).

@@ -1,12 +1,18 @@
 /* darray-bench: the benchmark workloads of the issues, each timed best-of-3 on the ranks
  * of mpirun, one JSON object per workload on rank 0. Usage: darray-bench [NAME ...] */
+#define _GNU_SOURCE /* mkdtemp, nftw */
 #include <darray.h>
 
 #include <cblas.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define REPEATS 3
 
@@ -20,9 +26,9 @@
   } while (0)
 
 typedef struct {
-  double seconds;  /* best of the repeats */
-  int64_t blocks;  /* when set, the best time per block is reported too */
-  char extra[512]; /* more JSON fields, starting with ", " */
+  double seconds;   /* best of the repeats */
+  int64_t blocks;   /* when set, the best time per block is reported too */
+  char extra[1024]; /* more JSON fields, starting with ", " */
   /* When set: bytes read, and the stream workload's time for them, to report the
    * bandwidth reached as a fraction of the machine's. */
   double bytes, stream_seconds;
@@ -655,6 +661,192 @@ static int bench_dot_seed(da_ctx ctx, double *seconds, result *r) {
   return 0;
 }
 
+/* hdf5 and zarr: write, then read and sum, a uniform (16384, 16384) float64 array (2 GiB) in
+ * (2048, 2048) chunks, in a temporary directory under /tmp removed afterwards. Timed: write
+ * = generation + write (synced), as Dask's to_hdf5 / to_zarr of a random array; read+sum =
+ * open + read + sum. In the same run, a dd-like reference: each rank writes its share of the
+ * bytes to a file of its own (write + fsync) and reads it back, the disk's limit. */
+#define IO_N 16384
+#define IO_CHUNK 2048
+#define IO_BYTES ((double)IO_N * IO_N * 8)
+#define IO_MIN_FREE ((unsigned long long)6 << 30)
+
+typedef struct {
+  double write, read, dd_write, dd_read; /* best of each, slowest rank */
+  double want, gen; /* the array's sum, from the generator, and the time to make it */
+} io_best;
+static io_best hdf5_best, zarr_best;
+static char io_dir[64];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+/* A fresh temporary directory on rank 0, shared; 1 when /tmp has too little room (every rank
+ * agrees), -1 on failure. */
+static int io_dir_make(da_ctx ctx, double *free_bytes) {
+  int st = 0;
+  if (da_ctx_rank(ctx) == 0) {
+    struct statvfs vfs;
+    *free_bytes = statvfs("/tmp", &vfs) ? 0 : (double)vfs.f_bavail * (double)vfs.f_frsize;
+    snprintf(io_dir, sizeof io_dir, "/tmp/darray-bench-XXXXXX");
+    if (*free_bytes < (double)IO_MIN_FREE)
+      st = 1;
+    else if (!mkdtemp(io_dir))
+      st = -1;
+  }
+  MPI_Bcast(&st, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  MPI_Bcast(free_bytes, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Bcast(io_dir, sizeof io_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return st;
+}
+
+static void io_dir_remove(da_ctx ctx) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (da_ctx_rank(ctx) == 0)
+    nftw(io_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* The dd-like reference: this rank's share of IO_BYTES written (and fsync'ed) to its own
+ * file in 8 MiB pieces, then read back; the slowest rank's times. */
+static int io_dd(da_ctx ctx, double *wsec, double *rsec) {
+  const size_t piece = (size_t)8 << 20;
+  size_t share = (size_t)(IO_BYTES / da_ctx_size(ctx));
+  char *buf = malloc(piece), file[96];
+  int rc = !buf;
+  snprintf(file, sizeof file, "%s/dd.%d", io_dir, da_ctx_rank(ctx));
+  if (buf)
+    for (size_t i = 0; i < piece; i++)
+      buf[i] = (char)(i * 131);
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime();
+  int fd = rc ? -1 : open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  for (size_t done = 0; fd >= 0 && !rc && done < share; done += piece) {
+    size_t n = share - done < piece ? share - done : piece;
+    rc = write(fd, buf, n) != (ssize_t)n;
+  }
+  rc |= fd < 0 || fsync(fd) != 0;
+  if (fd >= 0)
+    close(fd);
+  *wsec = slowest_since(t0);
+  MPI_Barrier(MPI_COMM_WORLD);
+  t0 = MPI_Wtime();
+  fd = rc ? -1 : open(file, O_RDONLY);
+  for (ssize_t got = 1; fd >= 0 && got > 0;)
+    got = read(fd, buf, piece);
+  rc |= fd < 0;
+  if (fd >= 0)
+    close(fd);
+  *rsec = slowest_since(t0);
+  unlink(file);
+  free(buf);
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (rc)
+    fprintf(stderr, "darray-bench: the dd reference failed in %s\n", io_dir);
+  return rc;
+}
+
+static double io_min(double best, double t) {
+  return best == 0 || t < best ? t : best;
+}
+
+static int io_round(da_ctx ctx, bool zarr, io_best *b, double *seconds) {
+  const int64_t shape[2] = {IO_N, IO_N};
+  char path[128];
+  snprintf(path, sizeof path, "%s/x.%s", io_dir, zarr ? "zarr" : "h5");
+  da_array x, y, s;
+  if (b->want == 0) { /* the sum to expect; its time tells what generation alone costs */
+    double tg = MPI_Wtime();
+    TRY(da_random_uniform(ctx, 23, 0, 1, 2, shape, DA_CHUNKS(IO_CHUNK, IO_CHUNK), DA_FLOAT64, &x));
+    TRY(da_sum(x, 0, NULL, 0, &s));
+    TRY(da_compute(s, DA_ALL_RANKS, &b->want, sizeof b->want));
+    b->gen = slowest_since(tg);
+    da_array_destroy(&s);
+    da_array_destroy(&x);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime(), v = 0;
+  TRY(da_random_uniform(ctx, 23, 0, 1, 2, shape, DA_CHUNKS(IO_CHUNK, IO_CHUNK), DA_FLOAT64, &x));
+  if (zarr)
+    TRY(da_to_zarr(x, path, NULL)); /* blosc-lz4, level 5, byte shuffle */
+  else
+    TRY(da_to_hdf5(x, path, "/x", &(da_hdf5_options){.mode = DA_HDF5_TRUNCATE}));
+  double tw = slowest_since(t0);
+  da_array_destroy(&x);
+  MPI_Barrier(MPI_COMM_WORLD);
+  t0 = MPI_Wtime();
+  if (zarr)
+    TRY(da_from_zarr(ctx, path, NULL, &y));
+  else
+    TRY(da_from_hdf5(ctx, path, "/x", DA_CHUNKS(IO_CHUNK, IO_CHUNK), DA_FLOAT64, &y));
+  TRY(da_sum(y, 0, NULL, 0, &s));
+  TRY(da_compute(s, DA_ALL_RANKS, &v, sizeof v));
+  double tr = slowest_since(t0);
+  da_array_destroy(&s);
+  da_array_destroy(&y);
+  if (!(fabs(v - b->want) <= 1e-9 * fabs(b->want))) {
+    if (da_ctx_rank(ctx) == 0)
+      fprintf(stderr, "darray-bench: %s: read sum %.17g, written %.17g\n", zarr ? "zarr" : "hdf5",
+              v, b->want);
+    return 1;
+  }
+  double dw, dr;
+  if (io_dd(ctx, &dw, &dr))
+    return 1;
+  b->write = io_min(b->write, tw), b->read = io_min(b->read, tr);
+  b->dd_write = io_min(b->dd_write, dw), b->dd_read = io_min(b->dd_read, dr);
+  *seconds = tw + tr;
+  return 0;
+}
+
+static int bench_io(da_ctx ctx, bool zarr, double *seconds, result *r) {
+  io_best *b = zarr ? &zarr_best : &hdf5_best;
+  const double dask_w = zarr ? 4.2 : 8.1, dask_r = zarr ? 0.58 : 1.10;
+  double free_bytes = 0;
+  int st = io_dir_make(ctx, &free_bytes);
+  if (st < 0) {
+    fprintf(stderr, "darray-bench: cannot make a temporary directory under /tmp\n");
+    return 1;
+  }
+  if (st > 0) { /* reported, not failed: the machine cannot run it */
+    *seconds = 0;
+    snprintf(r->extra, sizeof r->extra,
+             ", \"skipped\": \"only %.2f GiB free under /tmp, %.0f GiB needed\"",
+             free_bytes / (1 << 30), (double)(IO_MIN_FREE >> 30));
+    return 0;
+  }
+  int rc = io_round(ctx, zarr, b, seconds);
+  io_dir_remove(ctx);
+  if (rc)
+    return rc;
+  snprintf(r->extra, sizeof r->extra,
+           ", \"bytes\": %.0f, \"write_seconds\": %.3f, \"read_sum_seconds\": %.3f, "
+           "\"dask_write_seconds\": %.2f, \"dask_read_sum_seconds\": %.2f, "
+           "\"write_speedup_vs_dask\": %.2f, \"read_speedup_vs_dask\": %.2f, "
+           "\"dd_write_seconds\": %.3f, \"dd_read_seconds\": %.3f, "
+           "\"write_fraction_of_dd\": %.3f, \"read_fraction_of_dd\": %.3f, "
+           "\"generate_sum_seconds\": %.3f, "
+           "\"timed\": \"seconds: write + read_sum, each the best of the repeats; write: "
+           "generate + %s (synced); read_sum: open + read + sum; generate_sum_seconds: "
+           "generate + sum, no IO\", "
+           "\"target_speedup_vs_dask\": {\"write\": 3, \"read\": 1.5}",
+           IO_BYTES, b->write, b->read, dask_w, dask_r, dask_w / b->write, dask_r / b->read,
+           b->dd_write, b->dd_read, b->dd_write / b->write, b->dd_read / b->read, b->gen,
+           zarr ? "to_zarr (blosc-lz4)" : "to_hdf5");
+  *seconds = b->write + b->read;
+  return 0;
+}
+
+static int bench_hdf5(da_ctx ctx, double *seconds, result *r) {
+  return bench_io(ctx, false, seconds, r);
+}
+
+static int bench_zarr(da_ctx ctx, double *seconds, result *r) {
+  return bench_io(ctx, true, seconds, r);
+}
+
 typedef struct {
   const char *name;
   int (*run)(da_ctx ctx, double *seconds, result *r);
@@ -664,7 +856,7 @@ static const workload workloads[] = {
     {"overhead", bench_overhead}, {"mean0", bench_mean0},     {"stream", bench_stream},
     {"fused", bench_fused},       {"rechunk", bench_rechunk}, {"mask", bench_mask},
     {"reshape", bench_reshape},   {"stencil", bench_stencil}, {"matmul", bench_matmul},
-    {"dot_seed", bench_dot_seed},
+    {"dot_seed", bench_dot_seed}, {"hdf5", bench_hdf5},       {"zarr", bench_zarr},
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -451,6 +451,29 @@ static bool accepts_fusion(da_array c) {
   return c->ops && c->ops->aligned && (c->ops->tile || c->ops->fuses_inputs || c->ops->run);
 }
 
+/* The graph edges into node i from consumers that would take it fused (decided already:
+ * consumers come later in topological order). */
+static int fusable_consumers(const plan *p, int64_t i) {
+  da_array a = p->pn[i].node;
+  int k = 0;
+  for (int64_t j = i + 1; j < p->nnodes; j++) {
+    da_array c = p->pn[j].node;
+    if (c->materialized || (!p->pn[j].compute && !p->pn[j].fused) || !accepts_fusion(c))
+      continue;
+    for (int e = 0; e < c->ninputs; e++)
+      k += c->inputs[e] == a;
+  }
+  return k;
+}
+
+/* This rank's even share of a's bytes. */
+static double share_bytes(const plan *p, da_array a) {
+  double bytes = (double)a->elsize;
+  for (int d = 0; d < a->ndim; d++)
+    bytes *= (double)a->shape[d];
+  return bytes / p->ctx->size;
+}
+
 static void plan_free(plan *p) {
   for (int64_t i = 0; i < p->npieces; i++) {
     piece *c = &p->pieces[i];
@@ -574,7 +597,14 @@ static int plan_build(plan *p, da_array target) {
     q->compute = true;
     bool tile = a->ops->tile && a->ops->aligned && a->ninputs <= DA_MAX_FUSED_INPUTS;
     bool run = a->ops->run && a->ops->aligned;
-    if (q->target || q->consumers != 1 || !(tile || run || a->ops->gather))
+    if (q->target || !(tile || run || a->ops->gather))
+      continue;
+    /* A source (a file read, a generator) with several consumers would be a step of its own,
+     * all its local blocks held at once; when that share alone passes the memory limit, each
+     * consumer recomputes it instead, block by block (reading a file once per consumer). */
+    if (q->consumers != 1 &&
+        !(q->consumers > 1 && a->ninputs == 0 && ctx->mem_limit > 0 &&
+          share_bytes(p, a) > (double)ctx->mem_limit && fusable_consumers(p, i) == q->consumers))
       continue;
     for (int64_t j = i + 1; j < n; j++) {
       da_array c = p->pn[j].node;
@@ -583,7 +613,8 @@ static int plan_build(plan *p, da_array target) {
       for (int k = 0; k < c->ninputs; k++)
         if (c->inputs[k] == a && accepts_fusion(c)) {
           q->fused = true, q->compute = false;
-          q->whole = run || !(c->ops->tile || c->ops->fuses_inputs);
+          /* Whole blocks serve any consumer; tiles only those that read tiles. */
+          q->whole = q->whole || run || !(c->ops->tile || c->ops->fuses_inputs);
         }
     }
   }
