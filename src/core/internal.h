@@ -316,6 +316,9 @@ typedef struct {
 int da_map_blocks_halo(da_block_fn fn, void *user, void (*user_free)(void *), int n,
                        const da_array in[], const da_map_halo *halo, da_dtype out_dtype,
                        const da_map_out *out_chunks, da_array *out);
+/* Local. Runs fn on info (out_shape: the declared shape, writable) and turns its error, or
+ * an output shape it changed, into DA_ERR_USER / DA_ERR_SHAPE naming op and the block. */
+int da_block_call(da_ctx ctx, const char *op, da_block_fn fn, void *user, da_block_info *info);
 /* Collective. da_map_overlap owning user as da_map_blocks_halo does. */
 int da_map_overlap_owned(da_block_fn fn, void *user, void (*user_free)(void *), da_array x,
                          const int64_t depth[], const da_boundary boundary[], double constant,

@@ -1651,8 +1651,6 @@ static int slab_run(const da_array a, int64_t b, const da_input *ins, int64_t ni
   if (!grow(&p->ext_rows, &p->ext_cap, (size_t)(es[0] * erow) * ext->elsize))
     return DA_ERR(a->ctx, DA_ERR_NOMEM, "map_overlap: cannot allocate a slab");
   take_gather(ext, b, ins, nins, (r + lo0 - lo[0]) * erow, es[0] * erow, p->ext_rows);
-  int64_t declared[DA_MAX_NDIM];
-  memcpy(declared, os, sizeof declared);
   const void *in[1] = {p->ext_rows};
   const int64_t *shapes[1] = {es};
   da_dtype dts[1] = {x->dtype};
@@ -1669,18 +1667,7 @@ static int slab_run(const da_array a, int64_t b, const da_input *ins, int64_t ni
                         .block_offset = off,
                         .halo_lo = lo,
                         .halo_hi = hi};
-  int urc = p->fn(&info, p->user);
-  char s1[400], s2[400], s3[400];
-  if (urc)
-    return DA_ERR(a->ctx, DA_ERR_USER, "map_overlap: the block function returned %d on block %s",
-                  urc, da_shape_str(nd, bidx, s1, sizeof s1));
-  if (memcmp(os, declared, (size_t)nd * sizeof *os))
-    return DA_ERR(a->ctx, DA_ERR_SHAPE,
-                  "map_overlap: the block function produced shape %s on block %s, but the "
-                  "declared output chunks give %s",
-                  da_shape_str(nd, os, s1, sizeof s1), da_shape_str(nd, bidx, s2, sizeof s2),
-                  da_shape_str(nd, declared, s3, sizeof s3));
-  return DA_OK;
+  return da_block_call(a->ctx, "map_overlap", p->fn, p->user, &info);
 }
 
 /* Rows of block b per slab (input and output rows within SLAB_BYTES) and elements per row. */

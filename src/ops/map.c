@@ -51,6 +51,26 @@ static int64_t map_deps(const da_array a, int64_t b, int *input, int64_t *block,
   return a->ninputs;
 }
 
+/* Runs a block function on info (whose out_shape holds the declared shape, writable) and
+ * reports its error, or a shape it changed, for the block info names. */
+int da_block_call(da_ctx ctx, const char *op, da_block_fn fn, void *user, da_block_info *info) {
+  int64_t declared[DA_MAX_NDIM];
+  memcpy(declared, info->out_shape, (size_t)info->out_ndim * sizeof *declared);
+  int urc = fn(info, user);
+  char s1[400], s2[400], s3[400];
+  const char *where = da_shape_str(info->in_ndim, info->block_index, s2, sizeof s2);
+  if (urc)
+    return DA_ERR(ctx, DA_ERR_USER, "%s: the block function returned %d on block %s", op, urc,
+                  where);
+  if (memcmp(info->out_shape, declared, (size_t)info->out_ndim * sizeof *declared))
+    return DA_ERR(ctx, DA_ERR_SHAPE,
+                  "%s: the block function produced shape %s on block %s, but the declared "
+                  "output chunks give %s",
+                  op, da_shape_str(info->out_ndim, info->out_shape, s1, sizeof s1), where,
+                  da_shape_str(info->out_ndim, declared, s3, sizeof s3));
+  return DA_OK;
+}
+
 static int map_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
   const map_params *p = a->params;
   da_ctx ctx = a->ctx;
@@ -62,7 +82,7 @@ static int map_run(const da_array a, int64_t b, da_input *ins, int nins, void *o
   const int64_t *shapes[MAX_INPUTS];
   da_dtype dts[MAX_INPUTS];
   int64_t ib = ins[0].block, bidx[DA_MAX_NDIM], bshape[DA_MAX_NDIM], off[DA_MAX_NDIM];
-  int64_t lo[DA_MAX_NDIM], hi[DA_MAX_NDIM], declared[DA_MAX_NDIM], produced[DA_MAX_NDIM];
+  int64_t lo[DA_MAX_NDIM], hi[DA_MAX_NDIM], oshape[DA_MAX_NDIM];
   da_block_unravel(x, ib, bidx);
   da_block_shape_of(x, ib, bshape);
   for (int i = 0; i < nins; i++) {
@@ -79,8 +99,7 @@ static int map_run(const da_array a, int64_t b, da_input *ins, int nins, void *o
     hi[d] = p->halo_hi[d] ? p->halo_hi[d][bidx[d]] : 0;
     off[d] = p->offset[d] ? p->offset[d][bidx[d]] : x->offsets[d][bidx[d]];
   }
-  da_block_shape_of(a, b, declared);
-  memcpy(produced, declared, sizeof declared);
+  da_block_shape_of(a, b, oshape);
   da_block_info info = {.nin = nins,
                         .in = data,
                         .in_shape = shapes,
@@ -88,25 +107,13 @@ static int map_run(const da_array a, int64_t b, da_input *ins, int nins, void *o
                         .in_ndim = nd,
                         .out = out,
                         .out_ndim = a->ndim,
-                        .out_shape = produced,
+                        .out_shape = oshape,
                         .out_dtype = a->dtype,
                         .block_index = bidx,
                         .block_offset = off,
                         .halo_lo = lo,
                         .halo_hi = hi};
-  int urc = p->fn(&info, p->user);
-  char s1[400], s2[400], s3[400];
-  if (urc)
-    return DA_ERR(ctx, DA_ERR_USER, "map_blocks: the block function returned %d on block %s", urc,
-                  da_shape_str(nd, bidx, s1, sizeof s1));
-  if (memcmp(produced, declared, (size_t)a->ndim * sizeof *declared))
-    return DA_ERR(ctx, DA_ERR_SHAPE,
-                  "map_blocks: the block function produced shape %s on block %s, but the "
-                  "declared output chunks give %s",
-                  da_shape_str(a->ndim, produced, s1, sizeof s1),
-                  da_shape_str(nd, bidx, s2, sizeof s2),
-                  da_shape_str(a->ndim, declared, s3, sizeof s3));
-  return DA_OK;
+  return da_block_call(ctx, "map_blocks", p->fn, p->user, &info);
 }
 
 /* Aligned when the output's blocks number like the inputs' (the scheduler then hands block b
