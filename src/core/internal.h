@@ -200,6 +200,10 @@ struct da_input {
   int64_t nsub, subcap;
   void *scratch;        /* DA_TILE elements of node, or a whole block of it */
   size_t scratch_bytes; /* for a whole block: its bytes, counted as held */
+  /* For a view: the thin strided boxes it reads of local blocks, copied compact once per
+   * block, so that the view's many short runs read them in order (pack_bytes are held). */
+  void *pack;
+  size_t pack_bytes;
 };
 
 /* The element at block-local coordinates c[] of a dependency held in memory (in->data),

@@ -57,18 +57,19 @@ int da_block_call(da_ctx ctx, const char *op, da_block_fn fn, void *user, da_blo
   int64_t declared[DA_MAX_NDIM];
   memcpy(declared, info->out_shape, (size_t)info->out_ndim * sizeof *declared);
   int urc = fn(info, user);
+  bool reshaped = memcmp(info->out_shape, declared, (size_t)info->out_ndim * sizeof *declared);
+  if (!urc && !reshaped)
+    return DA_OK;
   char s1[400], s2[400], s3[400];
   const char *where = da_shape_str(info->in_ndim, info->block_index, s2, sizeof s2);
   if (urc)
     return DA_ERR(ctx, DA_ERR_USER, "%s: the block function returned %d on block %s", op, urc,
                   where);
-  if (memcmp(info->out_shape, declared, (size_t)info->out_ndim * sizeof *declared))
-    return DA_ERR(ctx, DA_ERR_SHAPE,
-                  "%s: the block function produced shape %s on block %s, but the declared "
-                  "output chunks give %s",
-                  op, da_shape_str(info->out_ndim, info->out_shape, s1, sizeof s1), where,
-                  da_shape_str(info->out_ndim, declared, s3, sizeof s3));
-  return DA_OK;
+  return DA_ERR(ctx, DA_ERR_SHAPE,
+                "%s: the block function produced shape %s on block %s, but the declared "
+                "output chunks give %s",
+                op, da_shape_str(info->out_ndim, info->out_shape, s1, sizeof s1), where,
+                da_shape_str(info->out_ndim, declared, s3, sizeof s3));
 }
 
 static int map_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {

@@ -848,6 +848,8 @@ static void inputs_free(plan *p, da_input *ins, int n) {
       held_free(p, ins[i].scratch, ins[i].scratch_bytes);
     else
       free(ins[i].scratch);
+    if (ins[i].pack_bytes)
+      held_free(p, ins[i].pack, ins[i].pack_bytes);
     if (ins[i].sub && ins[i].node->ops->gather)
       free(ins[i].sub);
     else if (ins[i].sub)
@@ -893,6 +895,62 @@ static int whole_run(plan *p, da_input *in, int64_t b) {
   return rc;
 }
 
+/* Whether box lo/n of block b of x is worth copying compact before a view reads it: a small
+ * part of the block, not contiguous in it (a column of a 2-D block, say). */
+static bool thin_box(const da_array x, int64_t b, const int64_t *lo, const int64_t *n) {
+  int64_t bs[MAXD], box = 1, all = 1;
+  (void)lo;
+  da_block_shape_of(x, b, bs);
+  bool strided = false, outer = false; /* outer: an axis before holds more than one index */
+  for (int d = 0; d < x->ndim; d++) {
+    box *= n[d], all *= bs[d];
+    strided = strided || (outer && n[d] < bs[d]);
+    outer = outer || n[d] > 1;
+  }
+  return strided && box > 0 && box * 4 <= all;
+}
+
+/* Copies the boxes marked by inputs_bind into the view input's pack and points them there. */
+static int pack_boxes(plan *p, da_input *in) {
+  size_t need = 0;
+  for (int64_t k = 0; k < in->nsub; k++) {
+    const da_input *s = &in->sub[k];
+    if (s->block >= 0)
+      continue;
+    size_t e = s->node->elsize;
+    for (int d = 0; d < s->node->ndim; d++)
+      e *= (size_t)s->n[d];
+    need += (e + 63) & ~(size_t)63;
+  }
+  if (need == 0)
+    return DA_OK;
+  if (need > in->pack_bytes) {
+    if (in->pack_bytes)
+      held_free(p, in->pack, in->pack_bytes);
+    in->pack_bytes = 0;
+    if (!(in->pack = held_alloc(p, need)))
+      return DA_ERR_NOMEM;
+    in->pack_bytes = need;
+  }
+  char *at = in->pack;
+  for (int64_t k = 0; k < in->nsub; k++) {
+    da_input *s = &in->sub[k];
+    if (s->block >= 0)
+      continue;
+    s->block = -1 - s->block;
+    int64_t bs[MAXD];
+    size_t e = s->node->elsize;
+    da_block_shape_of(s->node, s->block, bs);
+    box_pack(s->data, s->node->ndim, bs, s->lo, s->n, s->node->elsize, at);
+    for (int d = 0; d < s->node->ndim; d++)
+      e *= (size_t)s->n[d];
+    s->data = at;
+    s->part = true;
+    at += (e + 63) & ~(size_t)63;
+  }
+  return DA_OK;
+}
+
 /* Points the inputs of an aligned task at block b: blocks in memory, fused producers'
  * inputs, and the blocks (or received boxes) fused views gather from. */
 static int inputs_bind(plan *p, da_input *ins, int n, int64_t b) {
@@ -920,7 +978,10 @@ static int inputs_bind(plan *p, da_input *ins, int n, int64_t b) {
         if (dep_bind(p, src->topo, p->dtmp[k], box, s->lo, s->n, s) == -2)
           return DA_ERR(p->ctx, DA_ERR_INTERNAL, "a received box of %s is missing",
                         in->node->ops->name);
+        if (box && !s->part && s->data && thin_box(src, p->dtmp[k], s->lo, s->n))
+          s->block = -1 - s->block; /* marked for packing */
       }
+      DA_TRY(pack_boxes(p, in));
     } else {
       DA_TRY(inputs_bind(p, in->sub, in->node->ninputs, b));
     }
