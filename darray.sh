@@ -3,12 +3,14 @@
 #
 #   ./darray.sh demo            install deps, build Release in build/, run darray-demo on 2 ranks
 #   ./darray.sh test            install deps, build build/ (Release, -Werror) and run ctest, then
-#                               build-asan/ (Debug, ASan+UBSan, -Werror) and run ctest
+#                               build-asan/ (Debug, ASan+UBSan, -Werror) and run ctest, then
+#                               build-fuzz/ (clang, libFuzzer) and fuzz each target for 30 s
 #   ./darray.sh bench [NAME...] install deps, build Release, run darray-bench NAME... on 2 ranks
 #   ./darray.sh build           install deps and build Release in build/ only
 #
 # Environment: DARRAY_JOBS (build/ctest parallelism, default 2), DARRAY_NP (ranks for demo and
-# bench, default 2), DARRAY_SKIP_DEPS=1 (do not check/install Debian packages).
+# bench, default 2), DARRAY_FUZZ_SECONDS (per fuzz target, default 30), DARRAY_SKIP_DEPS=1 (do not
+# check/install Debian packages).
 # Works without a terminal (CI=true, no stdin). Exits non-zero if anything fails.
 set -euo pipefail
 
@@ -19,12 +21,16 @@ JOBS=${DARRAY_JOBS:-2}
 NP=${DARRAY_NP:-2}
 BUILD_DIR="$ROOT/build"
 ASAN_DIR="$ROOT/build-asan"
+FUZZ_DIR="$ROOT/build-fuzz"
 BIN_DIR="$BUILD_DIR/bin"
 
 PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
           libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev
           zlib1g-dev libzstd-dev libblosc-dev libjansson-dev
           python3-h5py python3-zarr python3-dask)
+# Only `test` needs these: -fsanitize=fuzzer links libclang_rt.fuzzer, which is in libclang-rt-dev
+# (only recommended by clang, and apt-get runs here without recommends).
+FUZZ_PACKAGES=(clang libclang-rt-dev)
 
 # Open MPI settings that make mpirun usable as root, oversubscribed, and inside containers
 # (CMA single-copy via process_vm_readv is often forbidden there).
@@ -40,12 +46,13 @@ log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'darray.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------------------
 # Dependencies
 # ---------------------------------------------------------------------------
+# ensure_packages [extra packages...]: PACKAGES plus the extras.
 ensure_packages() {
   if [[ "${DARRAY_SKIP_DEPS:-0}" == 1 ]]; then
     return 0
@@ -55,7 +62,7 @@ ensure_packages() {
     return 0
   fi
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
       missing+=("$p")
     fi
@@ -80,14 +87,14 @@ ensure_packages() {
 # ---------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------
-# configure_build DIR BUILD_TYPE [extra cmake args...]
+# configure_build DIR BUILD_TYPE [extra cmake args...]; $BUILD_TARGET, when set, is all it builds.
 configure_build() {
   local dir=$1 type=$2
   shift 2
   log "configure $dir ($type $*)"
   cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" </dev/null || return 1
-  log "build $dir"
-  cmake --build "$dir" -j "$JOBS" </dev/null || return 1
+  log "build $dir${BUILD_TARGET:+ (target $BUILD_TARGET)}"
+  cmake --build "$dir" -j "$JOBS" ${BUILD_TARGET:+--target "$BUILD_TARGET"} </dev/null || return 1
 }
 
 build_release() {
@@ -142,7 +149,7 @@ cmd_bench() {
 }
 
 cmd_test() {
-  ensure_packages
+  ensure_packages "${FUZZ_PACKAGES[@]}"
   local logdir failed=()
   logdir=$(mktemp -d "${TMPDIR:-/tmp}/darray-test.XXXXXX")
 
@@ -160,9 +167,22 @@ cmd_test() {
     failed+=("build (build-asan/)")
   fi
 
+  # 3. libFuzzer targets (tests/fuzz/, clang only), each fuzzed from a copy of tests/fuzz/corpus;
+  # a crash, sanitizer report, leak or hang fails. Debug: builds in a quarter of the time of -O2
+  # and fuzzes as fast (the time goes to the uninstrumented JSON library). Only the fuzz targets
+  # are built and registered.
+  if BUILD_TARGET=fuzz configure_build "$FUZZ_DIR" Debug -DCMAKE_C_COMPILER=clang \
+    -DDARRAY_FUZZ=ON -DDARRAY_FUZZ_SECONDS="${DARRAY_FUZZ_SECONDS:-30}" \
+    -DDARRAY_BUILD_APPS=OFF -DDARRAY_BUILD_TESTS=OFF; then
+    run_ctest "$FUZZ_DIR" "$logdir/fuzz.log" -L fuzz || failed+=("fuzz (build-fuzz/)")
+  else
+    failed+=("build (build-fuzz/)")
+  fi
+
   log "summary"
   ctest_summary "build/ (Release, -Werror)" "$logdir/release.log"
   ctest_summary "build-asan/ (Debug, ASan+UBSan, -Werror)" "$logdir/asan.log"
+  ctest_summary "build-fuzz/ (Debug, libFuzzer+ASan+UBSan)" "$logdir/fuzz.log"
   rm -rf "$logdir"
   if ((${#failed[@]})); then
     echo

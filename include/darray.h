@@ -806,14 +806,17 @@ typedef struct da_hdf5_options {
   da_hdf5_mode mode;
   int deflate;           /* gzip level 1-9 (written with collective IO); 0: none */
   const int64_t *chunks; /* the dataset's chunk shape; NULL: the array's largest chunks */
+  int sync;              /* non-zero: fsync the file before it replaces the target */
 } da_hdf5_options;
 
 /* Collective. Computes x and writes it into dataset `dataset` (intermediate groups are
- * made) of the HDF5 file `path` over MPI-IO, each rank writing its own blocks as hyperslabs.
- * bool is written as h5py's enum. Nothing is lost: the ranks write a temporary file next to
- * the target (path.da-tmp-XXXXXX, a copy of the existing file in DA_HDF5_UPDATE mode), and
- * rank 0 renames it over the target only when complete and synced; a failed or killed
- * write leaves the previous file as it was (a killed job may leave the temporary file).
+ * made) of the HDF5 file `path` over MPI-IO, each rank writing its own blocks as hyperslabs
+ * as soon as they are computed, so a lazy x is never held whole (with deflate, whose writes
+ * are collective, x is computed first). bool is written as h5py's enum. Nothing is lost:
+ * the ranks write a temporary file next to the target (path.da-tmp-XXXXXX, a copy of the
+ * existing file in DA_HDF5_UPDATE mode), and rank 0 renames it over the target only when
+ * complete (and synced, with sync); a failed or killed write leaves the previous file as it
+ * was (a killed job may leave the temporary file).
  * opt NULL: DA_HDF5_UPDATE, no compression, the array's chunks. The file must be on a
  * file system every rank sees. */
 DA_API int da_to_hdf5(da_array x, const char *path, const char *dataset,
@@ -859,6 +862,7 @@ typedef struct da_zarr_options {
   da_zarr_compressor compressor;
   int level; /* 1..9 (zstd 1..22); 0: zarr-python's default (blosc 5, zlib/gzip/zstd 1) */
   da_zarr_shuffle shuffle; /* blosc only */
+  int sync; /* non-zero: fsync every file and directory before the array replaces the target */
 } da_zarr_options;
 
 /* Collective. Opens the Zarr v2 array in directory path lazily: rank 0 reads .zarray, and each
@@ -867,9 +871,9 @@ typedef struct da_zarr_options {
  * byte order ('<f8', '>i4', '|b1'), compressors null, zlib, gzip, zstd and blosc, and
  * dimension_separator '.' or '/'. A corrupt chunk file fails the computation that reads it. */
 DA_API int da_from_zarr(da_ctx ctx, const char *path, const da_chunks *chunks, da_array *out);
-/* Collective. Stores x (computed first when lazy) as a Zarr v2 array in directory path, chunked
- * like x: x's chunks must be equal along each axis except a shorter last one (otherwise
- * DA_ERR_CHUNKS: rechunk first). Each rank writes its own blocks' chunk files into a new
+/* Collective. Stores x as a Zarr v2 array in directory path, chunked like x: x's chunks must
+ * be equal along each axis except a shorter last one (otherwise DA_ERR_CHUNKS: rechunk
+ * first). Each rank writes its own blocks' chunk files, as soon as they are computed, into a new
  * directory next to path (path.da-tmp-XXXXXX); when all are written rank 0 adds .zarray and
  * .zattrs and swaps the directory in atomically, then removes the old one. A failed or killed
  * write leaves path as it was (and may leave the temporary directory behind). path must be

@@ -1,9 +1,10 @@
 /* Parallel HDF5: round trips of random 0-d to 4-D arrays of every dtype with uneven chunks,
  * deflate on and off, groups, conversion on read, default chunks grown from small ones,
  * attributes, stacks of files, and bad input (missing file, group or dataset, files that are
- * not HDF5, unwritable targets, a full disk) failing on every rank with the old file intact. */
+ * not HDF5, read-only targets, a full disk) failing on every rank with the old file intact. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "test_util.h"
+#include "test_immutable.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -312,12 +313,6 @@ static void test_bad_input(void) {
                "missing directory");
   expect_error(da_to_hdf5(x, file_in("ok.h5"), "/a/b", &(da_hdf5_options){.deflate = 12}),
                DA_ERR_ARG, "deflate level 12");
-  if (geteuid() != 0) { /* root writes into read-only directories anyway */
-    if (da_ctx_rank(ctx) == 0)
-      mkdir(file_in("ro"), 0555);
-    MPI_Barrier(MPI_COMM_WORLD);
-    expect_error(da_to_hdf5(x, file_in("ro/x.h5"), "/a/b", NULL), DA_ERR_IO, "read-only directory");
-  }
 
   /* A full disk: a file size limit on every rank (SIGXFSZ ignored, so writes fail with EFBIG)
    * stops the write of a 1 MiB array into ok.h5, which must come through unchanged. */
@@ -347,24 +342,122 @@ static void test_bad_input(void) {
   da_array_destroy(&x);
 }
 
+/* Entries of directory d (rank 0's count, on every rank); *tmp: how many are temporary files. */
+static int entries(const char *d, int *tmp) {
+  int n[2] = {0, 0};
+  if (da_ctx_rank(ctx) == 0) {
+    DIR *dp = opendir(d);
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+      n[0] += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+      n[1] += strstr(e->d_name, ".da-tmp-") != NULL;
+    }
+    if (dp)
+      closedir(dp);
+  }
+  MPI_Bcast(n, 2, MPI_INT, 0, MPI_COMM_WORLD);
+  *tmp = n[1];
+  return n[0];
+}
+
+/* The writes and attribute updates that must fail on a read-only target, with the file's bytes
+ * unchanged and nothing else in its directory: an update and a truncating write of the file, an
+ * attribute of it, and (for a read-only directory) a new file next to it. */
+static void refused_writes(da_array y, bool dir_too, const char *what) {
+  char f[160], g[160], ro[160], w[200];
+  snprintf(f, sizeof f, "%s", file_in("ro/x.h5"));
+  snprintf(g, sizeof g, "%s", file_in("ro/new.h5"));
+  snprintf(ro, sizeof ro, "%s", file_in("ro"));
+  long n0, n1;
+  char *before = slurp(f, &n0);
+  snprintf(w, sizeof w, "%s: update", what);
+  expect_error(da_to_hdf5(y, f, "/c", NULL), DA_ERR_IO, w);
+  tu_error_names(ctx, f, w);
+  snprintf(w, sizeof w, "%s: replace a dataset", what);
+  expect_error(da_to_hdf5(y, f, "/a/b", NULL), DA_ERR_IO, w);
+  snprintf(w, sizeof w, "%s: truncate", what);
+  expect_error(da_to_hdf5(y, f, "/a/b", &(da_hdf5_options){.mode = DA_HDF5_TRUNCATE}), DA_ERR_IO,
+               w);
+  tu_error_names(ctx, f, w);
+  snprintf(w, sizeof w, "%s: attribute", what);
+  expect_error(da_hdf5_set_attr_string(ctx, f, "/a/b", "units", "m"), DA_ERR_IO, w);
+  tu_error_names(ctx, f, w);
+  if (dir_too) {
+    snprintf(w, sizeof w, "%s: new file", what);
+    expect_error(da_to_hdf5(y, g, "/a/b", NULL), DA_ERR_IO, w);
+    tu_error_names(ctx, g, w);
+  }
+  char *after = slurp(f, &n1);
+  CHECKF(same_bytes(before, n0, after, n1), "%s: the file changed (%ld bytes, then %ld)", what, n0,
+         n1);
+  free(before), free(after);
+  int tmp, n = entries(ro, &tmp);
+  CHECKF(n == 1 && tmp == 0, "%s: %d entries (%d temporary) next to the file, want it alone", what,
+         n, tmp);
+  /* Still readable while read-only (no TU_OK: an abort here would leave it so). */
+  da_array z = NULL;
+  int rc = da_from_hdf5(ctx, f, "/a/b", NULL, DA_DTYPE_NATIVE, &z);
+  int16_t got[50], want[50];
+  for (int i = 0; i < 50; i++)
+    want[i] = (int16_t)i;
+  if (!rc)
+    rc = da_compute(z, DA_ALL_RANKS, got, sizeof got);
+  CHECKF(rc == 0 && !memcmp(got, want, sizeof got), "%s: read back: %s", what,
+         rc ? da_ctx_errmsg(ctx) : "wrong values");
+  da_array_destroy(&z);
+}
+
+/* Read-only targets: a directory (no temporary file can be made next to the target) and an
+ * existing file (it cannot be renamed over). As root, permissions refuse nothing: only the
+ * immutable attribute makes these real (see test_immutable.h). */
+static void test_read_only(void) {
+  da_array x, y;
+  TU_OK(ctx, da_arange(ctx, 0, 50, 1, DA_CHUNKS(7), DA_INT16, &x));
+  TU_OK(ctx, da_ones(ctx, 1, (int64_t[]){30}, DA_CHUNKS(8), DA_FLOAT64, &y));
+  char ro[160], f[160];
+  snprintf(ro, sizeof ro, "%s", file_in("ro"));
+  snprintf(f, sizeof f, "%s", file_in("ro/x.h5"));
+  if (da_ctx_rank(ctx) == 0)
+    CHECK(mkdir(ro, 0755) == 0);
+  MPI_Barrier(MPI_COMM_WORLD);
+  TU_OK(ctx, da_to_hdf5(x, f, "/a/b", NULL));
+
+  tu_read_only how = tu_read_only_begin(ro, true, "read-only directory");
+  if (how.how != TU_RO_SKIP)
+    refused_writes(y, true, "read-only directory");
+  tu_read_only_end(ro, how);
+
+  how = tu_read_only_begin(f, false, "immutable file");
+  if (how.how != TU_RO_SKIP)
+    refused_writes(y, false, "immutable file");
+  tu_read_only_end(f, how);
+
+  /* Writable again: the update goes through. */
+  TU_OK(ctx, da_to_hdf5(y, f, "/c", NULL));
+  da_array z;
+  TU_OK(ctx, da_from_hdf5(ctx, f, "/a/b", NULL, DA_DTYPE_NATIVE, &z));
+  int16_t *v = tu_gather_all(z), *w = tu_gather_all(x);
+  COMPARE_N("old dataset after the read-only writes", DA_INT16, v, w, 50, -1, 0);
+  free(v), free(w);
+  da_array_destroy(&z);
+  if (da_ctx_rank(ctx) == 0) {
+    CHECK(unlink(f) == 0);
+    CHECK(rmdir(ro) == 0);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  da_array_destroy(&y);
+  da_array_destroy(&x);
+}
+
 /* No temporary file is left behind by the writes above, failed ones included. */
 static void test_no_leftovers(void) {
-  int left = 0;
-  if (da_ctx_rank(ctx) == 0) {
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));)
-      left += strstr(e->d_name, ".da-tmp-") != NULL;
-    if (d)
-      closedir(d);
-  }
-  MPI_Bcast(&left, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  int left;
+  entries(dir, &left);
   CHECKF(left == 0, "%d temporary files left", left);
 }
 
 static void remove_dir(void) {
   if (da_ctx_rank(ctx) != 0)
     return;
-  rmdir(file_in("ro"));
   DIR *d = opendir(dir);
   for (struct dirent *e; d && (e = readdir(d));)
     if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
@@ -392,6 +485,7 @@ int main(int argc, char **argv) {
   test_attributes();
   test_stack();
   test_bad_input();
+  test_read_only();
   test_no_leftovers();
   remove_dir();
   da_ctx_destroy(&ctx);

@@ -5,6 +5,7 @@
  * stopped by a file size limit. */
 #define _GNU_SOURCE /* mkdtemp, nftw */
 #include "test_util.h"
+#include "test_immutable.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -363,17 +364,30 @@ static void bad_targets(void) {
   FAILS(da_to_zarr(a, file, NULL), DA_ERR_IO, "target is a file");
   FAILS(da_to_zarr(a, root, NULL), DA_ERR_IO, "target is a directory of other data");
 
-  /* Read-only directory (root ignores permissions, so only as another user). */
-  if (geteuid() != 0) {
-    if (tu_st()->rank == 0)
-      chmod(root, 0555);
-    MPI_Barrier(MPI_COMM_WORLD);
+  /* A read-only parent (no temporary directory can be made next to the target), for a new
+   * store and a replaced one; then an immutable store (it cannot be renamed away). As root,
+   * permissions refuse nothing: only the immutable attribute makes these real. */
+  char fresh_path[512];
+  fresh(fresh_path, sizeof fresh_path, "new");
+  tu_read_only ro = tu_read_only_begin(root, true, "read-only parent");
+  if (ro.how != TU_RO_SKIP) {
     FAILS(da_to_zarr(b, path, NULL), DA_ERR_IO, "read-only parent");
-    if (tu_st()->rank == 0)
-      chmod(root, 0755);
-    MPI_Barrier(MPI_COMM_WORLD);
-    still_holds(path, a, "after read-only parent");
+    tu_error_names(ctx, path, "read-only parent");
+    FAILS(da_to_zarr(b, fresh_path, NULL), DA_ERR_IO, "new store in a read-only parent");
+    tu_error_names(ctx, fresh_path, "new store in a read-only parent");
   }
+  tu_read_only_end(root, ro);
+  still_holds(path, a, "after read-only parent");
+  CHECK(access(fresh_path, F_OK) != 0);
+  CHECKF(leftovers() == 0, "temporary directories left behind after a read-only parent");
+  ro = tu_read_only_begin(path, false, "immutable store");
+  if (ro.how != TU_RO_SKIP) {
+    FAILS(da_to_zarr(b, path, NULL), DA_ERR_IO, "immutable store");
+    tu_error_names(ctx, path, "immutable store");
+  }
+  tu_read_only_end(path, ro);
+  still_holds(path, a, "after immutable store");
+  CHECKF(leftovers() == 0, "temporary directories left behind after an immutable store");
 
   /* A write stopped midway (the last rank cannot write more than 100 bytes per file, as on a
    * full disk): every rank fails, the old store stays, the temporary directory is gone. */

@@ -334,6 +334,14 @@ int da_map_overlap_owned(da_block_fn fn, void *user, void (*user_free)(void *), 
  * materialized. Collective. */
 int da_schedule(da_array target);
 
+/* Receives block b of the array being streamed, on its owner; non-zero stops the computation
+ * (the message set with DA_ERR). */
+typedef int (*da_block_sink)(void *user, const da_array x, int64_t b, const void *data);
+/* Collective. Computes target as da_schedule does, but hands each block to sink on its owner
+ * as soon as it is computed and frees it, so target is never held whole (it stays lazy); a
+ * materialized target hands over its own blocks. Writers stream through it. */
+int da_schedule_sink(da_array target, da_block_sink sink, void *user);
+
 /* Large-message helpers: counts above MPI's int range are split. */
 int da_send_bytes(da_ctx ctx, const void *buf, size_t bytes, int dest, int tag, MPI_Request **req,
                   int *nreq, int *cap);

@@ -492,11 +492,11 @@ static int stage_begin(da_ctx ctx, const char *path, bool copy, int64_t reserve,
 }
 
 /* Collective. Renames tmp over path when every rank succeeded (rc agreed), after syncing
- * it; removes it otherwise. */
-static int stage_end(da_ctx ctx, const char *tmp, const char *path, int rc) {
+ * it when asked; removes it otherwise. The rename alone is atomic against a killed job. */
+static int stage_end(da_ctx ctx, const char *tmp, const char *path, bool sync, int rc) {
   rc = da_agree(ctx, rc);
   if (ctx->rank == 0) {
-    if (!rc) {
+    if (!rc && sync) {
       int fd = open(tmp, O_RDONLY);
       if (fd < 0 || fsync(fd) != 0)
         rc = DA_ERR(ctx, DA_ERR_IO, "cannot sync '%s': %s", tmp, strerror(errno));
@@ -546,8 +546,54 @@ static int dataset_plist(da_array x, const da_hdf5_options *o, hid_t *dcpl) {
   return DA_OK;
 }
 
-/* Each rank writes its blocks; with filters every call is collective, so all ranks make the
- * same number of calls, with empty selections past their own blocks. */
+/* One H5Dwrite of block b of x (b < 0 or an empty block: nothing, for a collective call). */
+static int write_block(da_array x, hid_t dset, hid_t mtype, hid_t dxpl, int64_t b,
+                       const void *data) {
+  bool empty = b < 0 || da_block_size_of(x, b) == 0;
+  hsize_t st[DA_MAX_NDIM] = {0}, cn[DA_MAX_NDIM], one[DA_MAX_NDIM];
+  for (int d = 0; d < DA_MAX_NDIM; d++)
+    one[d] = 1;
+  if (!empty) {
+    int64_t shape[DA_MAX_NDIM], off[DA_MAX_NDIM];
+    da_block_shape_of(x, b, shape);
+    da_block_offset_of(x, b, off);
+    for (int d = 0; d < x->ndim; d++)
+      st[d] = (hsize_t)off[d], cn[d] = (hsize_t)shape[d];
+  }
+  hid_t fs = H5Dget_space(dset);
+  hid_t ms =
+      x->ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(x->ndim, empty ? one : cn, NULL);
+  bool ok = fs >= 0 && ms >= 0;
+  if (ok && empty)
+    ok = H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0;
+  else if (ok && x->ndim)
+    ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cn, NULL) >= 0;
+  /* A rank that failed still joins a collective call, with nothing selected. */
+  if (!ok && fs >= 0 && ms >= 0)
+    H5Sselect_none(fs), H5Sselect_none(ms);
+  int rc = DA_OK;
+  if (H5Dwrite(dset, mtype, ms, fs, dxpl, empty ? NULL : data) < 0 || !ok)
+    rc = h5_err(x->ctx, "cannot write block %lld of the dataset", (long long)b);
+  if (ms >= 0)
+    H5Sclose(ms);
+  if (fs >= 0)
+    H5Sclose(fs);
+  return rc;
+}
+
+typedef struct {
+  hid_t dset, mtype, dxpl;
+} block_writer;
+
+static int write_sink(void *user, const da_array x, int64_t b, const void *data) {
+  const block_writer *w = user;
+  return da_block_size_of(x, b) ? write_block(x, w->dset, w->mtype, w->dxpl, b, data) : DA_OK;
+}
+
+/* Each rank writes its blocks. Without filters each write is independent, so blocks are
+ * written as they are computed (x, when lazy, is never held whole). With filters every call
+ * is collective: x is computed first and all ranks make the same number of calls, with
+ * empty selections past their own blocks. */
 static int write_blocks(da_array x, hid_t dset, hid_t mtype, bool collective) {
   da_ctx ctx = x->ctx;
   long long mine = x->nlocal, calls = mine;
@@ -562,44 +608,14 @@ static int write_blocks(da_array x, hid_t dset, hid_t mtype, bool collective) {
     return h5_err(ctx, "cannot make a transfer property list");
   }
   int rc = DA_OK;
-  hsize_t one[DA_MAX_NDIM];
-  for (int d = 0; d < DA_MAX_NDIM; d++)
-    one[d] = 1;
-  for (long long k = 0; k < calls; k++) {
+  if (!collective) {
+    block_writer w = {dset, mtype, dxpl};
+    rc = da_schedule_sink(x, write_sink, &w);
+  }
+  for (long long k = 0; collective && k < calls; k++) {
     int64_t b = k < mine ? da_block_global_index(x, k) : -1;
-    bool empty = b < 0 || da_block_size_of(x, b) == 0;
-    if (!collective && empty)
-      continue;
-    hsize_t st[DA_MAX_NDIM] = {0}, cn[DA_MAX_NDIM];
-    if (!empty) {
-      int64_t shape[DA_MAX_NDIM], off[DA_MAX_NDIM];
-      da_block_shape_of(x, b, shape);
-      da_block_offset_of(x, b, off);
-      for (int d = 0; d < x->ndim; d++)
-        st[d] = (hsize_t)off[d], cn[d] = (hsize_t)shape[d];
-    }
-    hid_t fs = H5Dget_space(dset);
-    hid_t ms =
-        x->ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(x->ndim, empty ? one : cn, NULL);
-    bool ok = fs >= 0 && ms >= 0;
-    if (ok && empty)
-      ok = H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0;
-    else if (ok && x->ndim)
-      ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cn, NULL) >= 0;
-    /* A rank that failed still joins a collective call, with nothing selected. */
-    if (!ok && collective && fs >= 0 && ms >= 0)
-      H5Sselect_none(fs), H5Sselect_none(ms);
-    const void *data = empty ? NULL : x->lblocks[k];
-    if (H5Dwrite(dset, mtype, ms, fs, dxpl, data) < 0 || !ok) {
-      if (!rc)
-        rc = h5_err(ctx, "cannot write block %lld of the dataset", (long long)b);
-    }
-    if (ms >= 0)
-      H5Sclose(ms);
-    if (fs >= 0)
-      H5Sclose(fs);
-    if (rc && !collective)
-      break;
+    int brc = write_block(x, dset, mtype, dxpl, b, b < 0 ? NULL : x->lblocks[k]);
+    rc = rc ? rc : brc;
   }
   H5Pclose(dxpl);
   return rc;
@@ -699,8 +715,10 @@ int da_to_hdf5(da_array x, const char *path, const char *dataset, const da_hdf5_
   }
   DA_TRY(da_agree(ctx, rc));
   MPI_Bcast(&existing, 1, MPI_INT, 0, ctx->comm);
-  bool ran = !x->materialized;
-  DA_TRY(da_schedule(x));
+  /* Filters need collective writes: x is computed first. Otherwise it streams. */
+  bool ran = !x->materialized && o.deflate > 0;
+  if (ran)
+    DA_TRY(da_schedule(x));
   size_t len = strlen(path) + 32;
   char *tmp = calloc(len, 1);
   rc = tmp ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate a file name");
@@ -712,7 +730,7 @@ int da_to_hdf5(da_array x, const char *path, const char *dataset, const da_hdf5_
     h5_quiet q = quiet_begin();
     rc = write_staged(x, tmp, dataset, &o);
     quiet_end(q);
-    rc = stage_end(ctx, tmp, path, rc);
+    rc = stage_end(ctx, tmp, path, o.sync, rc);
   }
   free(tmp);
   if (ran)
@@ -797,7 +815,7 @@ static int attr_set(da_ctx ctx, const char *path, const char *object, const char
       rc = attr_write(ctx, tmp, path, object, name, v);
       quiet_end(q);
     }
-    rc = stage_end(ctx, tmp, path, rc);
+    rc = stage_end(ctx, tmp, path, false, rc);
   }
   free(tmp);
   return rc;

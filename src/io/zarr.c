@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -258,7 +259,35 @@ static int read_file(da_ctx ctx, const char *name, char **buf, size_t *cap, size
   return rc;
 }
 
-static int write_file(da_ctx ctx, const char *name, const void *data, size_t n) {
+/* Maps a whole chunk file read-only: decoding reads the page cache in place, with no copy
+ * into a buffer of our own. *missing reports a file that does not exist. Unmap with
+ * munmap(*map, *n) when *n > 0. */
+static int map_file(da_ctx ctx, const char *name, const char **map, size_t *n, bool *missing) {
+  *map = NULL, *n = 0, *missing = false;
+  int fd = open(name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      *missing = true;
+      return DA_OK;
+    }
+    return DA_ERR(ctx, DA_ERR_IO, "cannot open '%s': %s", name, strerror(errno));
+  }
+  struct stat st;
+  int rc = DA_OK;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    rc = DA_ERR(ctx, DA_ERR_IO, "'%s' is not a regular file", name);
+  } else if (st.st_size > 0) {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED)
+      rc = DA_ERR(ctx, DA_ERR_IO, "cannot read '%s': %s", name, strerror(errno));
+    else
+      *map = m, *n = (size_t)st.st_size;
+  }
+  close(fd);
+  return rc;
+}
+
+static int write_file(da_ctx ctx, const char *name, const void *data, size_t n, bool sync) {
   int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0)
     return DA_ERR(ctx, DA_ERR_IO, "cannot create '%s': %s", name, strerror(errno));
@@ -274,9 +303,35 @@ static int write_file(da_ctx ctx, const char *name, const void *data, size_t n) 
     }
     done += (size_t)w;
   }
-  if (close(fd))
-    return DA_ERR(ctx, DA_ERR_IO, "cannot write '%s': %s", name, strerror(errno));
+  int e = sync && fsync(fd) ? errno : 0;
+  if (close(fd) && !e)
+    e = errno;
+  return e ? DA_ERR(ctx, DA_ERR_IO, "cannot write '%s': %s", name, strerror(e)) : DA_OK;
+}
+
+/* Flushes a directory's entries to disk. */
+static int sync_dir(da_ctx ctx, const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd)) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return DA_ERR(ctx, DA_ERR_IO, "cannot sync '%s': %s", dir, strerror(e));
+  }
+  close(fd);
   return DA_OK;
+}
+
+/* Flushes the entries of the directory holding path. */
+static int sync_parent(da_ctx ctx, const char *path) {
+  char parent[PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (!slash)
+    snprintf(parent, sizeof parent, ".");
+  else
+    slash[slash == parent] = '\0'; /* "/x" keeps "/" */
+  return sync_dir(ctx, parent);
 }
 
 static int remove_entry(const char *p, const struct stat *st, int flag, struct FTW *f) {
@@ -456,8 +511,9 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
     c1[d] = (off[d] + shp[d] - 1) / m->chunks[d];
     zelems *= m->chunks[d];
   }
-  size_t zbytes = (size_t)zelems * es, cap = 0, n = 0;
-  char *raw = NULL, *tmp = NULL, name[PATH_MAX];
+  size_t zbytes = (size_t)zelems * es, n = 0;
+  const char *raw = NULL;
+  char *tmp = NULL, name[PATH_MAX];
   int rc = DA_OK;
   for (bool more = true; more && !rc;) {
     /* The box where chunk ci and the block meet, in global, block and chunk coordinates. */
@@ -474,7 +530,7 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
     bool missing = false;
     rc = chunk_name(ctx, p->path, nd, ci, m->sep, name, sizeof name);
     if (!rc)
-      rc = read_file(ctx, name, &raw, &cap, &n, &missing);
+      rc = map_file(ctx, name, &raw, &n, &missing);
     if (!rc && missing) {
       box_copy(nd, es, cnt, NULL, NULL, NULL, out, shp, blo, m->fill);
     } else if (!rc && whole) {
@@ -492,6 +548,9 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
         box_copy(nd, es, cnt, tmp, m->chunks, zlo, out, shp, blo, NULL);
       }
     }
+    if (n)
+      munmap((void *)raw, n);
+    raw = NULL, n = 0;
     more = false;
     for (int d = nd - 1; d >= 0 && !more; d--)
       if (++ci[d] <= c1[d])
@@ -499,7 +558,6 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
       else
         ci[d] = c0[d];
   }
-  free(raw);
   free(tmp);
   return rc;
 }
@@ -664,44 +722,54 @@ static int chunk_encode(da_ctx ctx, const da_zarr_options *o, size_t es, const v
   return DA_ERR(ctx, DA_ERR_INTERNAL, "unknown codec");
 }
 
-/* Writes this rank's blocks of x (materialized) as chunk files of dir. */
-static int write_chunks(da_array x, const char *dir, const da_zarr_options *o, const int64_t zc[]) {
+typedef struct {
+  const char *dir;
+  const da_zarr_options *o;
+  const int64_t *zc;
+  size_t zbytes;
+  char *pad, *enc; /* an edge chunk padded to full size; the encoded chunk */
+  size_t cap;
+} chunk_writer;
+
+/* Block b of x as its chunk file (a sink: blocks arrive as they are computed). */
+static int write_chunk(void *user, const da_array x, int64_t b, const void *data) {
+  chunk_writer *w = user;
   da_ctx ctx = x->ctx;
   int nd = x->ndim;
-  size_t es = x->elsize, zbytes = es, cap = 0, n = 0;
-  for (int d = 0; d < nd; d++)
-    zbytes *= (size_t)zc[d];
-  char *pad = NULL, *enc = NULL, name[PATH_MAX];
-  int rc = DA_OK;
-  for (int64_t k = 0; k < x->nlocal && !rc; k++) {
-    int64_t b = da_block_global_index(x, k), bidx[DA_MAX_NDIM], shp[DA_MAX_NDIM];
-    int64_t zero[DA_MAX_NDIM] = {0};
-    da_block_unravel(x, b, bidx);
-    da_block_shape_of(x, b, shp);
-    bool full = true, empty = false;
-    for (int d = 0; d < nd; d++)
-      full = full && shp[d] == zc[d], empty = empty || shp[d] == 0;
-    if (empty)
-      continue;
-    const char *src = x->lblocks[k];
-    if (!full) {
-      /* Zarr v2 stores edge chunks full-size: pad with the fill value (zero). */
-      if (!pad && !(pad = da_malloc(ctx, zbytes))) {
-        rc = DA_ERR_NOMEM;
-        break;
-      }
-      memset(pad, 0, zbytes);
-      box_copy(nd, es, shp, src, shp, zero, pad, zc, zero, NULL);
-      src = pad;
-    }
-    rc = chunk_encode(ctx, o, es, src, zbytes, &enc, &cap, &n);
-    if (!rc)
-      rc = chunk_name(ctx, dir, nd, bidx, '.', name, sizeof name);
-    if (!rc)
-      rc = write_file(ctx, name, enc, n);
+  int64_t bidx[DA_MAX_NDIM], shp[DA_MAX_NDIM], zero[DA_MAX_NDIM] = {0};
+  da_block_unravel(x, b, bidx);
+  da_block_shape_of(x, b, shp);
+  bool full = true;
+  for (int d = 0; d < nd; d++) {
+    if (shp[d] == 0)
+      return DA_OK;
+    full = full && shp[d] == w->zc[d];
   }
-  free(pad);
-  free(enc);
+  const char *src = data;
+  if (!full) {
+    /* Zarr v2 stores edge chunks full-size: pad with the fill value (zero). */
+    if (!w->pad && !(w->pad = da_malloc(ctx, w->zbytes)))
+      return DA_ERR_NOMEM;
+    memset(w->pad, 0, w->zbytes);
+    box_copy(nd, x->elsize, shp, src, shp, zero, w->pad, w->zc, zero, NULL);
+    src = w->pad;
+  }
+  char name[PATH_MAX];
+  size_t n = 0;
+  int rc = chunk_encode(ctx, w->o, x->elsize, src, w->zbytes, &w->enc, &w->cap, &n);
+  if (!rc)
+    rc = chunk_name(ctx, w->dir, nd, bidx, '.', name, sizeof name);
+  return rc ? rc : write_file(ctx, name, w->enc, n, w->o->sync);
+}
+
+/* Collective. Writes this rank's blocks of x as chunk files of dir, as they are computed. */
+static int write_chunks(da_array x, const char *dir, const da_zarr_options *o, const int64_t zc[]) {
+  chunk_writer w = {.dir = dir, .o = o, .zc = zc, .zbytes = x->elsize};
+  for (int d = 0; d < x->ndim; d++)
+    w.zbytes *= (size_t)zc[d];
+  int rc = da_schedule_sink(x, write_chunk, &w);
+  free(w.pad);
+  free(w.enc);
   return rc;
 }
 
@@ -756,10 +824,10 @@ static int write_meta(da_array x, const char *dir, const da_zarr_options *o, con
   else if (snprintf(name, sizeof name, "%s/.zarray", dir) >= (int)sizeof name)
     rc = DA_ERR(ctx, DA_ERR_ARG, "path '%s' is too long", dir);
   else
-    rc = write_file(ctx, name, text, strlen(text));
+    rc = write_file(ctx, name, text, strlen(text), o->sync);
   free(text);
   if (!rc && snprintf(name, sizeof name, "%s/.zattrs", dir) < (int)sizeof name)
-    rc = write_file(ctx, name, "{}\n", 3);
+    rc = write_file(ctx, name, "{}\n", 3, o->sync);
   return rc;
 }
 
@@ -891,18 +959,19 @@ int da_to_zarr(da_array x, const char *path, const da_zarr_options *options) {
   DA_TRY(da_agree(ctx, rc));
   if (MPI_Bcast(tmp, PATH_MAX, MPI_CHAR, 0, ctx->comm) != MPI_SUCCESS)
     rc = DA_ERR(ctx, DA_ERR_MPI, "MPI_Bcast of the temporary directory failed");
-  bool ran = !x->materialized;
-  int src = rc ? rc : da_schedule(x);
-  rc = src ? src : write_chunks(x, tmp, &o, zc);
-  if (ran && !src)
-    da_drop_blocks(x);
+  if (!rc)
+    rc = write_chunks(x, tmp, &o, zc);
   rc = da_agree(ctx, rc);
-  /* Every chunk is on disk: the metadata goes last, then the swap. */
+  /* Every chunk is written: the metadata goes last, then the swap. */
   if (ctx->rank == 0) {
     if (!rc)
       rc = write_meta(x, tmp, &o, zc);
+    if (!rc && o.sync)
+      rc = sync_dir(ctx, tmp);
     if (!rc)
       rc = swap_in(ctx, tmp, dir);
+    if (!rc && o.sync)
+      rc = sync_parent(ctx, dir);
     if (rc)
       remove_tree(tmp);
   }

@@ -89,6 +89,10 @@ typedef struct {
   int64_t *dtmp;
   uint8_t *dbox;
   int64_t *dlo, *dn;
+  da_block_sink sink; /* when set, the target's blocks go here as they are computed, */
+  void *sink_user;
+  void *sink_buf; /* each into this buffer of the largest block, counted */
+  size_t sink_bytes;
 } plan;
 
 /* ---------------------------------------------------------------- counted buffers */
@@ -502,6 +506,8 @@ static void plan_free(plan *p) {
     free(p->steps[s].sends.v);
     free(p->steps[s].recvs.v);
   }
+  if (p->sink_buf)
+    held_free(p, p->sink_buf, p->sink_bytes);
   free(p->pn);
   free(p->steps);
   free(p->pieces);
@@ -803,8 +809,11 @@ static int step_waves(plan *p, pstep *st, int64_t **cuts, int64_t *nw) {
   if (ctx->mem_limit <= 0)
     return da_agree(ctx, rc);
   int64_t out = 0, moved = 0;
-  for (int64_t t = 0; t < st->ntasks; t++)
-    out += (int64_t)block_bytes(a, st->tasks[t]);
+  for (int64_t t = 0; t < st->ntasks; t++) {
+    int64_t bytes = (int64_t)block_bytes(a, st->tasks[t]);
+    /* A streamed target holds one block at a time. */
+    out = p->pn[st->node].target && p->sink ? (bytes > out ? bytes : out) : out + bytes;
+  }
   for (int64_t i = 0; i < st->recvs.n; i++)
     moved += (int64_t)st->recvs.v[i].bytes;
   for (int64_t i = 0; i < st->sends.n; i++)
@@ -1042,7 +1051,15 @@ static int run_task(plan *p, pstep *st, da_input *aligned_ins, da_input **dep_in
   pnode *q = &p->pn[st->node];
   da_array a = q->node;
   size_t bytes = block_bytes(a, b);
-  void *out = held_alloc(p, bytes);
+  bool sunk = q->target && p->sink;
+  if (sunk && !p->sink_buf) {
+    for (int64_t k = 0; k < a->nblocks; k++)
+      p->sink_bytes = block_bytes(a, k) > p->sink_bytes ? block_bytes(a, k) : p->sink_bytes;
+    p->sink_bytes += !p->sink_bytes;
+    if (!(p->sink_buf = held_alloc(p, p->sink_bytes)))
+      return DA_ERR_NOMEM;
+  }
+  void *out = sunk ? p->sink_buf : held_alloc(p, bytes);
   if (!out)
     return DA_ERR_NOMEM;
   int64_t nd;
@@ -1089,6 +1106,14 @@ static int run_task(plan *p, pstep *st, da_input *aligned_ins, da_input **dep_in
   if (!rc && p->ctx->tile_rc)
     rc = p->ctx->tile_rc;
   p->ctx->tile_rc = DA_OK;
+  if (!rc && sunk) {
+    rc = p->sink(p->sink_user, a, b, out);
+    if (!rc)
+      release_deps(p, nd);
+    return rc;
+  }
+  if (rc && sunk)
+    return rc;
   if (rc) {
     held_free(p, out, bytes);
     return rc;
@@ -1354,18 +1379,19 @@ static int run_step(plan *p, pstep *st) {
   return rc;
 }
 
-static int schedule_plan(da_array target) {
+static int schedule_plan(da_array target, da_block_sink sink, void *user) {
   da_ctx ctx = target->ctx;
-  plan p = {.ctx = ctx};
+  plan p = {.ctx = ctx, .sink = sink, .sink_user = user};
   int rc = da_agree(ctx, plan_build(&p, target));
   for (int64_t s = 0; s < p.nsteps && !rc; s++)
     rc = run_step(&p, &p.steps[s]);
-  if (!rc) {
+  if (!rc && !sink) {
     target->lblocks = calloc((size_t)(target->nlocal ? target->nlocal : 1), sizeof(void *));
     rc = da_agree(ctx,
                   target->lblocks ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate blocks"));
   }
-  if (!rc) {
+  if (sink) {
+  } else if (!rc) {
     pnode *t = &p.pn[target->topo];
     for (int64_t k = 0; k < target->nlocal; k++) {
       int64_t b = da_block_global_index(target, k);
@@ -1421,17 +1447,32 @@ static int run_collectives(da_array target, da_array **temp, int64_t *ntemp) {
   return rc;
 }
 
-int da_schedule(da_array target) {
-  if (target->materialized)
-    return DA_OK;
+static int schedule(da_array target, da_block_sink sink, void *user) {
   da_array *temp = NULL;
   int64_t ntemp = 0;
   int rc = run_collectives(target, &temp, &ntemp);
   if (!rc && !target->materialized)
-    rc = schedule_plan(target);
+    rc = schedule_plan(target, sink, user);
+  else if (!rc && sink) { /* a collective layer made it whole */
+    rc = da_schedule_sink(target, sink, user);
+    da_drop_blocks(target);
+  }
   for (int64_t i = 0; i < ntemp; i++)
     if (temp[i] != target && temp[i]->materialized && temp[i]->ops)
       da_drop_blocks(temp[i]); /* computed only for a collective layer: a node again */
   free(temp);
   return rc;
+}
+
+int da_schedule(da_array target) {
+  return target->materialized ? DA_OK : schedule(target, NULL, NULL);
+}
+
+int da_schedule_sink(da_array target, da_block_sink sink, void *user) {
+  if (!target->materialized)
+    return schedule(target, sink, user);
+  int rc = DA_OK;
+  for (int64_t k = 0; k < target->nlocal && !rc; k++)
+    rc = sink(user, target, da_block_global_index(target, k), target->lblocks[k]);
+  return da_agree(target->ctx, rc);
 }

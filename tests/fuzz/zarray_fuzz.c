@@ -1,5 +1,7 @@
 /* libFuzzer target for the Zarr v2 .zarray parser: any bytes must parse or fail cleanly.
- * Built with -DDARRAY_FUZZ=ON and clang; run: zarray_fuzz -max_total_time=60 corpus/ */
+ * Built with -DDARRAY_FUZZ=ON and clang; `ctest -L fuzz` (and ./darray.sh test) runs it for 30 s
+ * from a copy of corpus/. By hand: zarray_fuzz -max_total_time=60 NEW_DIR corpus/ (new inputs go
+ * to the first directory). */
 #include "io/zarr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
