@@ -151,6 +151,33 @@ int main(int argc, char **argv) {
    * buffers that carry them. Under it, the data never all sat in memory: the dataset's share
    * per rank is four times the limit. */
   int64_t counted_cap = limit + block + ((int64_t)1 << 20);
+  /* A transform with two consumers in one graph, sum(y) + max(y) for y = 2 x + 1: y would be
+   * a step of its own, held whole; over the limit each consumer recomputes it instead. */
+  da_array y2, y, ys, ym, yb;
+  double ysm = 0;
+  TU_OK(ctx, da_from_hdf5(ctx, path, "/data", DA_CHUNKS(c0, c1), DA_FLOAT64, &x));
+  TU_OK(ctx, da_multiply(DA_V(x), DA_V(2.0), &y2));
+  TU_OK(ctx, da_add(DA_V(y2), DA_V(1.0), &y));
+  TU_OK(ctx, da_sum(y, 0, NULL, 0, &ys));
+  TU_OK(ctx, da_max(y, 0, NULL, 0, &ym));
+  TU_OK(ctx, da_add(DA_V(ys), DA_V(ym), &yb));
+  TU_OK(ctx, da_compute(yb, DA_ALL_RANKS, &ysm, sizeof ysm));
+  TU_OK(ctx, da_ctx_memory(ctx, NULL, &peak));
+  rss1 = peak_rss();
+  double ymax_ref = -INFINITY;
+  for (int64_t i = 0; i < n0; i++)
+    for (int64_t j = 0; j < n1; j++)
+      ymax_ref = fmax(ymax_ref, 2 * formula(i, j) + 1);
+  double ysm_ref = (double)(2 * total + (long double)(n0 * n1)) + ymax_ref;
+  CHECKF(fabs(ysm - ysm_ref) <= 1e-12 * fabs(ysm_ref), "sum + max of 2 x + 1: %.17g, want %.17g",
+         ysm, ysm_ref);
+  da_array_destroy(&yb);
+  da_array_destroy(&ym);
+  da_array_destroy(&ys);
+  da_array_destroy(&y);
+  da_array_destroy(&y2);
+  da_array_destroy(&x);
+
   CHECKF(peak - cur0 <= counted_cap, "darray held %lld bytes at peak, over %lld (limit %lld)",
          (long long)(peak - cur0), (long long)counted_cap, (long long)limit);
   /* Resident memory: the same bound plus 24 MiB for what darray does not count (HDF5's

@@ -470,6 +470,26 @@ static int fusable_consumers(const plan *p, int64_t i) {
   return k;
 }
 
+/* Whether a can be computed again inside each of its consumers: a block-wise layer over
+ * blocks in memory, or over sources and such layers that feed only it (a view gathers from
+ * blocks in memory only). */
+static bool recomputable(const plan *p, da_array a, int depth) {
+  if (a->materialized)
+    return true;
+  bool tile = a->ops->tile && a->ops->aligned && a->ninputs <= DA_MAX_FUSED_INPUTS;
+  bool run = a->ops->run && a->ops->aligned;
+  if (!(tile || run || a->ops->gather) || a->ops->collective || depth > 64)
+    return false;
+  for (int j = 0; j < a->ninputs; j++) {
+    da_array in = a->inputs[j];
+    if (in->materialized)
+      continue;
+    if (!(tile || run) || p->pn[in->topo].consumers != 1 || !recomputable(p, in, depth + 1))
+      return false;
+  }
+  return true;
+}
+
 /* This rank's even share of a's bytes. */
 static double share_bytes(const plan *p, da_array a) {
   double bytes = (double)a->elsize;
@@ -605,12 +625,12 @@ static int plan_build(plan *p, da_array target) {
     bool run = a->ops->run && a->ops->aligned;
     if (q->target || !(tile || run || a->ops->gather))
       continue;
-    /* A source (a file read, a generator) with several consumers would be a step of its own,
-     * all its local blocks held at once; when that share alone passes the memory limit, each
-     * consumer recomputes it instead, block by block (reading a file once per consumer). */
+    /* A layer with several consumers would be a step of its own, all its local blocks held
+     * at once; when that share alone passes the memory limit, each consumer recomputes it
+     * instead, block by block, from its sources (reading a file once per consumer). */
     if (q->consumers != 1 &&
-        !(q->consumers > 1 && a->ninputs == 0 && ctx->mem_limit > 0 &&
-          share_bytes(p, a) > (double)ctx->mem_limit && fusable_consumers(p, i) == q->consumers))
+        !(q->consumers > 1 && ctx->mem_limit > 0 && share_bytes(p, a) > (double)ctx->mem_limit &&
+          recomputable(p, a, 0) && fusable_consumers(p, i) == q->consumers))
       continue;
     for (int64_t j = i + 1; j < n; j++) {
       da_array c = p->pn[j].node;
