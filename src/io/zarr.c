@@ -291,6 +291,13 @@ static int write_file(da_ctx ctx, const char *name, const void *data, size_t n, 
   int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0)
     return DA_ERR(ctx, DA_ERR_IO, "cannot create '%s': %s", name, strerror(errno));
+  /* Space reserved first, as one extent: the page cache then fills it faster, and a full
+   * disk fails here. */
+  int e = n >= ((size_t)1 << 20) ? posix_fallocate(fd, 0, (off_t)n) : 0;
+  if (e && e != EOPNOTSUPP && e != EINVAL) {
+    close(fd);
+    return DA_ERR(ctx, DA_ERR_IO, "cannot write '%s': %s", name, strerror(e));
+  }
   size_t done = 0;
   while (done < n) {
     ssize_t w = write(fd, (const char *)data + done, n - done);
@@ -303,7 +310,7 @@ static int write_file(da_ctx ctx, const char *name, const void *data, size_t n, 
     }
     done += (size_t)w;
   }
-  int e = sync && fsync(fd) ? errno : 0;
+  e = sync && fsync(fd) ? errno : 0;
   if (close(fd) && !e)
     e = errno;
   return e ? DA_ERR(ctx, DA_ERR_IO, "cannot write '%s': %s", name, strerror(e)) : DA_OK;
