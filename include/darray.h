@@ -98,7 +98,10 @@ DA_API int da_ctx_set_chunk_bytes(da_ctx ctx, int64_t bytes);
  * Ranks given different values all take the smallest. A step whose outputs and transfer
  * buffers would pass it runs in waves of tasks, each moving, computing and freeing its own
  * pieces, so a rank holds at most its input and output blocks of the step plus about one
- * block of buffers; a task that cannot fit alone still runs, one wave to itself. */
+ * block of buffers; a task that cannot fit alone still runs, one wave to itself. A block-wise
+ * layer with several consumers is recomputed in each rather than held, and past the limit
+ * blocks that a later step needs wait in a spill file (DARRAY_SPILL_DIR, else TMPDIR, else
+ * /tmp). */
 DA_API int da_ctx_set_memory_limit(da_ctx ctx, int64_t bytes);
 /* Local. The memory limit in force (0: none). */
 DA_EXPORT int64_t da_ctx_memory_limit(da_ctx ctx);

@@ -192,6 +192,50 @@ int main(int argc, char **argv) {
            rank, (long long)nbytes, (long long)limit, (long long)(peak - cur0),
            (long long)(rss1 - rss0), rss_ok ? "ok" : "refused");
 
+  /* The last resort: a rechunk reads blocks of the read, which must then be held as a step of
+   * its own, four times the limit; past the limit they wait in the spill file. */
+  {
+    da_array r, rs;
+    double rsum = 0;
+    int64_t cur1 = 0, peak1 = 0;
+    TU_OK(ctx, da_ctx_memory(ctx, &cur1, NULL));
+    TU_OK(ctx, da_ctx_reset_memory_peak(ctx));
+    TU_OK(ctx, da_from_hdf5(ctx, path, "/data", DA_CHUNKS(c0, c1), DA_FLOAT64, &x));
+    TU_OK(ctx, da_rechunk(x, DA_CHUNKS(c0 * 3 / 2, c1 / 2 * 3), &r));
+    TU_OK(ctx, da_sum(r, 0, NULL, 0, &rs));
+    TU_OK(ctx, da_compute(rs, DA_ALL_RANKS, &rsum, sizeof rsum));
+    TU_OK(ctx, da_ctx_memory(ctx, NULL, &peak1));
+    CHECKF(fabs(rsum - (double)total) <= 1e-12 * fabs((double)total),
+           "sum of the rechunked read %.17g, want %.17g", rsum, (double)total);
+    /* The limit, the blocks one task reads (up to four of the read, and their boxes from
+     * other ranks) and its partial records. */
+    int64_t spill_cap = limit + 8 * block + ((int64_t)1 << 20);
+    CHECKF(peak1 - cur1 <= spill_cap, "rechunk: darray held %lld bytes at peak, over %lld",
+           (long long)(peak1 - cur1), (long long)spill_cap);
+    if (getenv("T620_VERBOSE"))
+      printf("t620: rank %d: rechunk with spilling, darray peak %lld B\n", rank,
+             (long long)(peak1 - cur1));
+    da_array_destroy(&rs);
+    da_array_destroy(&r);
+    /* A spill directory that does not exist: a clear error, the same on every rank. */
+    setenv("DARRAY_SPILL_DIR", "/nonexistent-t620", 1);
+    TU_OK(ctx, da_rechunk(x, DA_CHUNKS(c0 * 3 / 2, c1 / 2 * 3), &r));
+    TU_OK(ctx, da_sum(r, 0, NULL, 0, &rs));
+    int rc = da_compute(rs, DA_ALL_RANKS, &rsum, sizeof rsum), lo = rc, hi = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    /* Every rank fails alike where some rank had to spill (a small share may fit). */
+    CHECKF(lo == hi, "spill failure: ranks returned %d .. %d", lo, hi);
+    if (size <= 2)
+      CHECKF(rc == DA_ERR_IO, "spill failure returned %d (%s)", rc, da_ctx_errmsg(ctx));
+    if (size == 1)
+      CHECKF(strstr(da_ctx_errmsg(ctx), "spill") != NULL, "message: %s", da_ctx_errmsg(ctx));
+    unsetenv("DARRAY_SPILL_DIR");
+    da_array_destroy(&rs);
+    da_array_destroy(&r);
+    da_array_destroy(&x);
+  }
+
   /* Writers stream under the same limit: 2 x + 1, computed from the read, goes to a new
    * HDF5 file and to a Zarr array block by block, never held whole. */
   char path2[128], zpath[128];

@@ -6,9 +6,12 @@
 #define _GNU_SOURCE /* madvise */
 #include "core/internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* Boxes, and whole blocks up to this size, travel packed: one message per peer and wave. */
 #define DA_PACK_MAX ((size_t)64 << 10)
@@ -32,11 +35,12 @@ typedef struct {
   bool whole;   /* fused as whole blocks into a scratch buffer, not tile by tile */
   bool compute; /* has tasks */
   bool target;
-  uint8_t *need; /* per block: needed by the plan */
-  void **data;   /* per block: in memory on this rank */
-  rpack **home;  /* per block: the pack a received block sits in (NULL: its own buffer) */
-  int32_t *uses; /* per block: uses left on this rank */
-  int consumers; /* graph edges into this node */
+  uint8_t *need;  /* per block: needed by the plan */
+  void **data;    /* per block: in memory on this rank */
+  rpack **home;   /* per block: the pack a received block sits in (NULL: its own buffer) */
+  int32_t *uses;  /* per block: uses left on this rank */
+  int64_t *spill; /* per block, once one is spilled: its offset in the spill file + 1, or 0 */
+  int consumers;  /* graph edges into this node */
 } pnode;
 
 /* A box of a remote block that travels to dest: on the source what to send, on dest the
@@ -93,6 +97,10 @@ typedef struct {
   void *sink_user;
   void *sink_buf; /* each into this buffer of the largest block, counted */
   size_t sink_bytes;
+  /* Blocks spilled past the memory limit: an unlinked file, appended to. */
+  int spill_fd; /* valid when spill_open */
+  bool spill_open;
+  int64_t spill_end;
 } plan;
 
 /* ---------------------------------------------------------------- counted buffers */
@@ -520,7 +528,10 @@ static void plan_free(plan *p) {
     free(q->data);
     free(q->home);
     free(q->uses);
+    free(q->spill);
   }
+  if (p->spill_open)
+    close(p->spill_fd);
   for (int64_t s = 0; s < p->nsteps; s++) {
     free(p->steps[s].tasks);
     free(p->steps[s].sends.v);
@@ -1020,10 +1031,103 @@ static int inputs_bind(plan *p, da_input *ins, int n, int64_t b) {
   return DA_OK;
 }
 
-/* Drops one use of a block, freeing it when it was the last and darray owns it. */
+/* ---------------------------------------------------------------- spilling */
+
+static bool over_limit(const plan *p) {
+  return p->ctx->mem_limit > 0 && p->ctx->mem_current > p->ctx->mem_limit;
+}
+
+static bool spilled(const plan *p, int64_t node, int64_t b) {
+  const pnode *d = &p->pn[node];
+  return d->spill && d->spill[b] && !d->data[b];
+}
+
+/* The spill file: in DARRAY_SPILL_DIR, else TMPDIR, else /tmp; unlinked at once, so that
+ * it goes with the process however it ends. */
+static int spill_file(plan *p) {
+  if (p->spill_open)
+    return DA_OK;
+  const char *dir = getenv("DARRAY_SPILL_DIR");
+  if (!dir || !*dir)
+    dir = getenv("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/tmp";
+  char name[4096];
+  if (snprintf(name, sizeof name, "%s/darray-spill-XXXXXX", dir) >= (int)sizeof name)
+    return DA_ERR(p->ctx, DA_ERR_IO, "the spill directory '%s' has too long a name", dir);
+  int fd = mkstemp(name);
+  if (fd < 0)
+    return DA_ERR(p->ctx, DA_ERR_IO, "cannot make a spill file in '%s': %s", dir, strerror(errno));
+  unlink(name);
+  p->spill_fd = fd;
+  p->spill_open = true;
+  return DA_OK;
+}
+
+/* Writes block b of node (in memory, computed here) to the spill file, once, and frees it. */
+static int spill_out(plan *p, int64_t node, int64_t b) {
+  pnode *d = &p->pn[node];
+  size_t bytes = block_bytes(d->node, b);
+  if (!d->spill && !(d->spill = calloc((size_t)d->node->nblocks, sizeof *d->spill)))
+    return DA_ERR(p->ctx, DA_ERR_NOMEM, "cannot allocate the spill table");
+  if (!d->spill[b]) {
+    DA_TRY(spill_file(p));
+    for (size_t done = 0; done < bytes;) {
+      ssize_t w = pwrite(p->spill_fd, (const char *)d->data[b] + done, bytes - done,
+                         (off_t)((size_t)p->spill_end + done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return DA_ERR(p->ctx, DA_ERR_IO, "cannot spill a block to disk: %s",
+                      w < 0 ? strerror(errno) : "no room");
+      done += (size_t)w;
+    }
+    d->spill[b] = p->spill_end + 1;
+    p->spill_end += (int64_t)bytes;
+  }
+  item_free(p, d->data[b], d->home[b], bytes);
+  d->data[b] = NULL;
+  d->home[b] = NULL;
+  return DA_OK;
+}
+
+/* Reads a spilled block back into memory, where it stays until its last use or until the
+ * limit is passed again. */
+static int spill_in(plan *p, int64_t node, int64_t b) {
+  if (!spilled(p, node, b))
+    return DA_OK;
+  pnode *d = &p->pn[node];
+  size_t bytes = block_bytes(d->node, b);
+  char *m = held_alloc(p, bytes);
+  if (!m)
+    return DA_ERR_NOMEM;
+  for (size_t done = 0; done < bytes;) {
+    ssize_t r =
+        pread(p->spill_fd, m + done, bytes - done, (off_t)(d->spill[b] - 1 + (int64_t)done));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      held_free(p, m, bytes);
+      return DA_ERR(p->ctx, DA_ERR_IO, "cannot read a spilled block back: %s",
+                    r < 0 ? strerror(errno) : "short read");
+    }
+    done += (size_t)r;
+  }
+  d->data[b] = m;
+  return DA_OK;
+}
+
+/* Drops one use of a block, freeing it when it was the last and darray owns it; a block read
+ * back from the spill file goes again while others still need it, when over the limit. */
 static void release_use(plan *p, int64_t node, int64_t b) {
   pnode *d = &p->pn[node];
-  if (--d->uses[b] > 0 || d->target || !d->data[b])
+  if (--d->uses[b] > 0 && d->spill && d->spill[b] && d->data[b] && over_limit(p)) {
+    item_free(p, d->data[b], d->home[b], block_bytes(d->node, b));
+    d->data[b] = NULL;
+    d->home[b] = NULL;
+    return;
+  }
+  if (d->uses[b] > 0 || d->target || !d->data[b])
     return;
   bool own = da_block_owner_of(d->node, b) == p->ctx->rank;
   if (!own || d->compute) {
@@ -1060,7 +1164,7 @@ static bool task_ready(plan *p, da_array a, int64_t b) {
                          p->dn + k * MAXD, &in);
     if (i == -2)
       return true;
-    if (!in.data)
+    if (!in.data && !spilled(p, p->dnode[k], p->dblock[k]))
       return false;
   }
   return true;
@@ -1084,6 +1188,8 @@ static int run_task(plan *p, pstep *st, da_input *aligned_ins, da_input **dep_in
     return DA_ERR_NOMEM;
   int64_t nd;
   int rc = task_deps(p, a, b, &nd);
+  for (int64_t k = 0; k < nd && !rc; k++)
+    rc = spill_in(p, p->dnode[k], p->dblock[k]);
   da_input *ins = aligned_ins;
   int nins = a->ninputs;
   if (rc) {
@@ -1140,6 +1246,10 @@ static int run_task(plan *p, pstep *st, da_input *aligned_ins, da_input **dep_in
   }
   q->data[b] = out;
   release_deps(p, nd); /* binding fused views used din/dtmp only: the d* lists still hold */
+  /* Past the limit, a block for a later step waits on disk (the last resort: waves and
+   * recomputation keep most graphs under it). */
+  if (over_limit(p) && !q->target && bytes > 0)
+    return spill_out(p, st->node, b);
   return DA_OK;
 }
 
@@ -1234,6 +1344,8 @@ static void send_fill(plan *p, const xfer *x, char *out) {
 /* Every buffer of the wave, before any rank posts: packs both ways and the own buffers of
  * large whole blocks received. */
 static int wave_alloc(plan *p, pstep *st, const wave *w, exchange *rx, exchange *tx) {
+  for (int64_t i = w->s0; i < w->s1; i++)
+    DA_TRY(spill_in(p, st->sends.v[i].node, st->sends.v[i].block));
   for (int64_t i = w->r0; i < w->r1; i++) {
     xfer *x = &st->recvs.v[i];
     if (xfer_kind(x) == XF_WHOLE && !(x->buf = held_alloc(p, x->bytes)))
