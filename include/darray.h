@@ -686,6 +686,21 @@ DA_API int da_nanstd(da_array a, int naxes, const int axes[], int keepdims, int6
 DA_API int da_nanargmin(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
 DA_API int da_nanargmax(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
 
+/* ---------------------------------------------------------------- histograms */
+
+/* Collective. numpy.histogram of a's values with `bins` equal bins over range[0] ..
+ * range[1], the last bin closed; values outside and NaN are not counted. range NULL: a's
+ * own min and max, found first in one pass (NaN in a is then an error). *hist: int64
+ * counts, lazy, (bins,) in one block; float64 with weights (an array of a's shape: the sum
+ * of the weights per bin) or density (each bin's share of the total over its width).
+ * edges, when not NULL, receives the bins + 1 edges. Bins are NumPy's exactly, and the
+ * result is the same for any number of ranks. */
+DA_API int da_histogram(da_array a, int64_t bins, const double range[2], da_array weights,
+                        int density, da_array *hist, double *edges);
+/* Collective. The same with nedges explicit, increasing (possibly uneven) bin edges. */
+DA_API int da_histogram_edges(da_array a, int64_t nedges, const double edges[], da_array weights,
+                              int density, da_array *hist);
+
 /* Collective. Cumulative sum / product along axis (negative counts from the end), as a
  * blocked scan; same shape and chunks as a, NumPy's dtypes (those of sum and prod). */
 DA_API int da_cumsum(da_array a, int axis, da_array *out);

@@ -260,6 +260,13 @@ struct da_layer_ops {
   int (*collective)(da_array a);
 };
 
+/* Combines the nins records ins[i].data of `bytes` bytes each pairwise in a fixed tree over
+ * their order (so over block indices, whatever the rank count), add(src, dst) folding one
+ * into another: the result in *out (NULL when nins is 0), for the caller to free. */
+int da_combine_pairwise(da_ctx ctx, const da_input *ins, int nins, size_t bytes,
+                        void (*add)(const void *src, void *dst, void *user), void *user,
+                        void **out);
+
 /* Frees a lazy node's materialized blocks: it is a node again (recomputed when needed). */
 void da_drop_blocks(da_array a);
 

@@ -249,41 +249,61 @@ static int finalize(const da_array a, const red_params *p, const void *acc, void
   return DA_OK;
 }
 
-static int combine_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
-  const red_params *p = a->inputs[0]->params;
-  const da_red_kernel *k = p->k;
-  int64_t m = da_block_size_of(a, b);
-  size_t bytes = (size_t)m * k->recsize;
+int da_combine_pairwise(da_ctx ctx, const da_input *ins, int nins, size_t bytes,
+                        void (*add)(const void *src, void *dst, void *user), void *user,
+                        void **out) {
   void *pool[64] = {0};
   int level[64], top = 0, rc = DA_OK;
+  *out = NULL;
   for (int i = 0; i < nins && !rc; i++) {
-    if (!pool[top] && !(pool[top] = da_malloc(a->ctx, bytes))) {
+    if (!pool[top] && !(pool[top] = da_malloc(ctx, bytes ? bytes : 1))) {
       rc = DA_ERR_NOMEM;
       break;
     }
     if (bytes)
       memcpy(pool[top], ins[i].data, bytes);
     level[top++] = 0;
-    /* Pairwise: merge equal levels, like carries in a binary counter. */
+    /* Merge equal levels, like carries in a binary counter. */
     while (top >= 2 && level[top - 2] == level[top - 1]) {
-      k->combine(pool[top - 1], m, pool[top - 2]);
+      add(pool[top - 1], pool[top - 2], user);
       level[top - 2]++;
       top--;
     }
   }
-  if (!rc && top == 0) { /* nothing to combine: the identity */
-    if ((pool[0] = da_malloc(a->ctx, bytes)))
-      k->init(pool[top++], m);
+  for (int i = 1; i < top && !rc; i++)
+    add(pool[i], pool[0], user);
+  if (!rc && top > 0)
+    *out = pool[0], pool[0] = NULL;
+  for (int i = 0; i < 64; i++)
+    free(pool[i]);
+  return rc;
+}
+
+typedef struct {
+  const da_red_kernel *k;
+  int64_t m;
+} combine_with;
+
+static void combine_records(const void *src, void *dst, void *user) {
+  const combine_with *c = user;
+  c->k->combine(src, c->m, dst);
+}
+
+static int combine_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
+  const red_params *p = a->inputs[0]->params;
+  combine_with c = {p->k, da_block_size_of(a, b)};
+  size_t bytes = (size_t)c.m * p->k->recsize;
+  void *acc = NULL;
+  int rc = da_combine_pairwise(a->ctx, ins, nins, bytes, combine_records, &c, &acc);
+  if (!rc && !acc) { /* nothing to combine: the identity */
+    if ((acc = da_malloc(a->ctx, bytes ? bytes : 1)))
+      p->k->init(acc, c.m);
     else
       rc = DA_ERR_NOMEM;
   }
-  if (!rc) {
-    for (int i = 1; i < top; i++)
-      k->combine(pool[i], m, pool[0]);
-    rc = finalize(a, p, pool[0], out, m);
-  }
-  for (int i = 0; i < 64; i++)
-    free(pool[i]);
+  if (!rc)
+    rc = finalize(a, p, acc, out, c.m);
+  free(acc);
   return rc;
 }
 

@@ -1,0 +1,353 @@
+/* Histograms: a partial layer folds each block into a record (bin counts or weight sums, or
+ * the block's min and max), and one combining layer adds the records of every block in a
+ * fixed tree over block indices, so any number of ranks gives the same bits. Bins follow
+ * NumPy's numpy.histogram exactly, edge cases included. */
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { HP_RANGE, HP_HIST } hp_kind;
+
+typedef struct {
+  hp_kind kind;
+  int64_t nbins;
+  bool uniform, weighted, density;
+  double first, last, norm; /* uniform bins: NumPy's first_edge, last_edge, nbins / width */
+  double *edges;            /* nbins + 1 */
+} hist_params;
+
+static void hist_free(void *pp) {
+  hist_params *p = pp;
+  if (p)
+    free(p->edges);
+  free(p);
+}
+
+/* The bin of v, or -1 outside [first edge, last edge] (NaN included), as NumPy finds it:
+ * uniform bins by arithmetic corrected against the edges, others by binary search. */
+static int64_t bin_of(const hist_params *p, double v) {
+  const double *e = p->edges;
+  int64_t n = p->nbins;
+  if (!(v >= e[0] && v <= e[n]))
+    return -1;
+  if (p->uniform) {
+    int64_t i = (int64_t)((v - p->first) * p->norm);
+    if (i == n)
+      i--;
+    if (v < e[i])
+      i--;
+    else if (i != n - 1 && v >= e[i + 1])
+      i++;
+    return i;
+  }
+  /* The last i with e[i] <= v; the last edge closes the last bin. */
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (e[mid] <= v)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Record of one block: HP_RANGE (min, max, any NaN); HP_HIST nbins counts (int64) or
+ * weight sums (float64). */
+static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
+  const hist_params *p = a->params;
+  da_array x = a->inputs[0];
+  int64_t total = da_block_size_of(x, b);
+  if (p->kind == HP_RANGE) {
+    double r[3] = {INFINITY, -INFINITY, 0};
+    for (int64_t s = 0; s < total; s += DA_TILE) {
+      int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
+      const double *t = da_input_tile(&ins[0], s, cnt);
+      for (int64_t i = 0; i < cnt; i++) {
+        double v = t[i];
+        r[0] = v < r[0] ? v : r[0];
+        r[1] = v > r[1] ? v : r[1];
+        r[2] += v != v;
+      }
+    }
+    memcpy(out, r, sizeof r);
+    return DA_OK;
+  }
+  int64_t n = p->nbins;
+  if (p->weighted) {
+    double *h = out;
+    for (int64_t i = 0; i < n; i++)
+      h[i] = 0;
+    for (int64_t s = 0; s < total; s += DA_TILE) {
+      int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
+      const double *t = da_input_tile(&ins[0], s, cnt);
+      const double *w = nins > 1 ? da_input_tile(&ins[1], s, cnt) : NULL;
+      for (int64_t i = 0; i < cnt; i++) {
+        int64_t k = bin_of(p, t[i]);
+        if (k >= 0)
+          h[k] += w[i];
+      }
+    }
+    return DA_OK;
+  }
+  int64_t *h = out;
+  memset(h, 0, (size_t)n * sizeof *h);
+  for (int64_t s = 0; s < total; s += DA_TILE) {
+    int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
+    const double *t = da_input_tile(&ins[0], s, cnt);
+    for (int64_t i = 0; i < cnt; i++) {
+      int64_t k = bin_of(p, t[i]);
+      if (k >= 0)
+        h[k]++;
+    }
+  }
+  return DA_OK;
+}
+
+/* Every partial record, in block order. */
+static int64_t hist_combine_deps(const da_array a, int64_t b, int *input, int64_t *block,
+                                 int64_t cap) {
+  (void)b;
+  da_array part = a->inputs[0];
+  if (part->nblocks <= cap)
+    for (int64_t i = 0; i < part->nblocks; i++)
+      input[i] = 0, block[i] = i;
+  return part->nblocks;
+}
+
+/* Adds record s into record d. */
+static void record_add(const void *s, void *d, void *user) {
+  const hist_params *p = user;
+  if (p->kind == HP_RANGE) {
+    const double *x = s;
+    double *y = d;
+    y[0] = x[0] < y[0] ? x[0] : y[0];
+    y[1] = x[1] > y[1] ? x[1] : y[1];
+    y[2] += x[2];
+  } else if (p->weighted) {
+    const double *x = s;
+    double *y = d;
+    for (int64_t i = 0; i < p->nbins; i++)
+      y[i] += x[i];
+  } else {
+    const int64_t *x = s;
+    int64_t *y = d;
+    for (int64_t i = 0; i < p->nbins; i++)
+      y[i] += x[i];
+  }
+}
+
+static int hist_combine_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
+  (void)b;
+  const hist_params *p = a->inputs[0]->params;
+  size_t bytes = a->inputs[0]->elsize;
+  void *acc = NULL;
+  int rc = da_combine_pairwise(a->ctx, ins, nins, bytes, record_add, (void *)p, &acc);
+  if (!rc && !acc)
+    rc = DA_ERR(a->ctx, DA_ERR_INTERNAL, "histogram: no blocks to combine");
+  if (!rc && p->kind == HP_RANGE) {
+    memcpy(out, acc, bytes);
+  } else if (!rc && p->density) { /* NumPy's hist / diff(edges) / hist.sum(), in float64 */
+    double total = 0, *o = out;
+    for (int64_t i = 0; i < p->nbins; i++)
+      total += p->weighted ? ((double *)acc)[i] : (double)((int64_t *)acc)[i];
+    for (int64_t i = 0; i < p->nbins; i++) {
+      double h = p->weighted ? ((double *)acc)[i] : (double)((int64_t *)acc)[i];
+      o[i] = h / (p->edges[i + 1] - p->edges[i]) / total;
+    }
+  } else if (!rc) {
+    memcpy(out, acc, bytes);
+  }
+  free(acc);
+  return rc;
+}
+
+static const da_layer_ops hist_partial_ops = {.name = "histogram-partial",
+                                              .aligned = true,
+                                              .run = hist_partial_run,
+                                              .fuses_inputs = true,
+                                              .free_params = hist_free};
+static const da_layer_ops hist_combine_ops = {
+    .name = "histogram", .deps = hist_combine_deps, .run = hist_combine_run};
+
+/* The partial layer over x (float64, and w aligned with it or NULL) and its combination:
+ * an array of `length` elements of dtype odt in one block. */
+static int hist_graph(da_array x, da_array w, hist_params *p, da_dtype odt, int64_t length,
+                      da_array *out) {
+  da_ctx ctx = x->ctx;
+  int nd = x->ndim;
+  int64_t pshape[DA_MAX_NDIM], nck[DA_MAX_NDIM];
+  int64_t *ones = NULL;
+  const int64_t *ck[DA_MAX_NDIM];
+  int64_t most = 1;
+  for (int d = 0; d < nd; d++)
+    most = x->numblocks[d] > most ? x->numblocks[d] : most;
+  if (!(ones = malloc((size_t)most * sizeof *ones))) {
+    hist_free(p);
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate chunks"));
+  }
+  for (int64_t i = 0; i < most; i++)
+    ones[i] = 1;
+  for (int d = 0; d < nd; d++) {
+    pshape[d] = nck[d] = x->numblocks[d];
+    ck[d] = ones;
+  }
+  size_t rec = p->kind == HP_RANGE ? 3 * sizeof(double) : (size_t)p->nbins * 8;
+  da_array part = NULL, in[2] = {x, w};
+  int rc = da_node_new(ctx, nd, pshape, ck, nck, DA_UINT8, rec, DA_LAYOUT_OF(x), &hist_partial_ops,
+                       p, w ? 2 : 1, in, &part);
+  free(ones);
+  if (rc)
+    return rc;
+  int64_t one[1] = {length};
+  const int64_t *ock[1] = {one};
+  int64_t onck[1] = {1};
+  rc = da_node_new(ctx, 1, one, ock, onck, odt, da_dtype_size(odt), NULL, &hist_combine_ops, NULL,
+                   1, &part, out);
+  da_array_destroy(&part);
+  return rc;
+}
+
+/* NumPy's np.linspace(first, last, n + 1) for uniform bin edges. */
+static void uniform_edges(double first, double last, int64_t n, double *e) {
+  double step = (last - first) / (double)n;
+  for (int64_t i = 0; i <= n; i++)
+    e[i] = step != 0 ? (double)i * step + first : (double)i / (double)n * (last - first) + first;
+  e[n] = last;
+}
+
+/* x as float64 with its chunks, and w (when given) of x's shape rechunked to them. */
+static int hist_inputs(da_array a, da_array weights, da_array *x, da_array *w) {
+  da_ctx ctx = a->ctx;
+  *x = *w = NULL;
+  if (weights && weights->ctx != ctx)
+    return DA_ERR(ctx, DA_ERR_ARG, "histogram: the weights belong to another context");
+  if (weights && (weights->ndim != a->ndim ||
+                  memcmp(weights->shape, a->shape, (size_t)a->ndim * sizeof *a->shape)))
+    return DA_ERR(ctx, DA_ERR_SHAPE, "histogram: the weights' shape differs from the array's");
+  DA_TRY(da_astype(a, DA_FLOAT64, x));
+  if (!weights)
+    return DA_OK;
+  da_chunks ck = {0};
+  for (int d = 0; d < a->ndim; d++)
+    ck.list[d] = a->chunks[d], ck.nlist[d] = a->numblocks[d];
+  da_array wf = NULL;
+  int rc = da_astype(weights, DA_FLOAT64, &wf);
+  if (!rc)
+    rc = da_rechunk(wf, &ck, w);
+  da_array_destroy(&wf);
+  if (rc)
+    da_array_destroy(x);
+  return rc;
+}
+
+/* Collective: the finite min and max of x (float64), in one pass; an error for NaN. */
+static int data_range(da_array x, double *first, double *last) {
+  da_ctx ctx = x->ctx;
+  hist_params *p = calloc(1, sizeof *p);
+  if (!p)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate layer parameters"));
+  p->kind = HP_RANGE;
+  da_array r = NULL;
+  double v[3] = {0};
+  int rc = hist_graph(x, NULL, p, DA_UINT8, 3 * sizeof(double), &r);
+  if (!rc)
+    rc = da_compute(r, DA_ALL_RANKS, v, sizeof v);
+  da_array_destroy(&r);
+  if (rc)
+    return rc;
+  if (v[2] > 0 || !isfinite(v[0]) || !isfinite(v[1]))
+    return da_agree(ctx, x->size == 0 ? DA_OK
+                                      : DA_ERR(ctx, DA_ERR_ARG,
+                                               "histogram: autodetected range of [%g, %g] is not "
+                                               "finite",
+                                               v[2] > 0 ? NAN : v[0], v[2] > 0 ? NAN : v[1]));
+  *first = v[0], *last = v[1];
+  return DA_OK;
+}
+
+static int histogram(da_array a, int64_t bins, const double range[2], int64_t nedges,
+                     const double edges[], da_array weights, int density, da_array *hist,
+                     double *edges_out) {
+  if (!a)
+    return DA_ERR_ARG;
+  da_ctx ctx = a->ctx;
+  if (!hist)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_ARG, "histogram: hist is NULL"));
+  *hist = NULL;
+  int rc = DA_OK;
+  if (edges) {
+    if (nedges < 2)
+      rc = DA_ERR(ctx, DA_ERR_ARG, "histogram: %lld bin edges, at least 2 needed",
+                  (long long)nedges);
+    for (int64_t i = 0; !rc && i + 1 < nedges; i++)
+      if (!(edges[i] <= edges[i + 1]))
+        rc = DA_ERR(ctx, DA_ERR_ARG, "histogram: bin edges must increase monotonically (edge %lld)",
+                    (long long)i + 1);
+    bins = nedges - 1;
+  } else if (bins <= 0) {
+    rc = DA_ERR(ctx, DA_ERR_ARG, "histogram: bins is %lld, it must be positive", (long long)bins);
+  } else if (range && !(isfinite(range[0]) && isfinite(range[1]))) {
+    rc = DA_ERR(ctx, DA_ERR_ARG, "histogram: range [%g, %g] is not finite", range[0], range[1]);
+  } else if (range && range[0] > range[1]) {
+    rc = DA_ERR(ctx, DA_ERR_ARG, "histogram: max must be larger than min in range [%g, %g]",
+                range[0], range[1]);
+  }
+  DA_TRY(da_agree(ctx, rc));
+  da_array x = NULL, w = NULL;
+  DA_TRY(da_agree(ctx, hist_inputs(a, weights, &x, &w)));
+  hist_params *p = calloc(1, sizeof *p);
+  double *e = malloc((size_t)(bins + 1) * sizeof *e);
+  rc = p && e ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate bin edges");
+  rc = da_agree(ctx, rc);
+  double first = 0, last = 1;
+  if (!rc && !edges) {
+    if (range)
+      first = range[0], last = range[1];
+    else
+      rc = data_range(x, &first, &last);
+    if (first == last) /* NumPy widens an empty range by a half on each side */
+      first -= 0.5, last += 0.5;
+  }
+  if (rc) {
+    free(e);
+    free(p);
+    da_array_destroy(&x);
+    da_array_destroy(&w);
+    return rc;
+  }
+  if (edges)
+    memcpy(e, edges, (size_t)(bins + 1) * sizeof *e);
+  else
+    uniform_edges(first, last, bins, e);
+  *p = (hist_params){.kind = HP_HIST,
+                     .nbins = bins,
+                     .uniform = !edges,
+                     .weighted = w != NULL,
+                     .density = density != 0,
+                     .first = first,
+                     .last = last,
+                     .norm = (double)bins / (last - first),
+                     .edges = e};
+  if (edges_out)
+    memcpy(edges_out, e, (size_t)(bins + 1) * sizeof *e);
+  da_dtype odt = density || w ? DA_FLOAT64 : DA_INT64;
+  rc = hist_graph(x, w, p, odt, bins, hist);
+  da_array_destroy(&x);
+  da_array_destroy(&w);
+  return rc;
+}
+
+int da_histogram(da_array a, int64_t bins, const double range[2], da_array weights, int density,
+                 da_array *hist, double *edges) {
+  return histogram(a, bins, range, 0, NULL, weights, density, hist, edges);
+}
+
+int da_histogram_edges(da_array a, int64_t nedges, const double edges[], da_array weights,
+                       int density, da_array *hist) {
+  if (a && !edges)
+    return da_agree(a->ctx, DA_ERR(a->ctx, DA_ERR_ARG, "histogram: edges is NULL"));
+  return histogram(a, 0, NULL, nedges, edges, weights, density, hist, NULL);
+}

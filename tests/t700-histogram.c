@@ -1,0 +1,187 @@
+/* Histograms against a serial reference written from NumPy's definitions: uniform edges as
+ * np.linspace makes them, a value in bin i when edges[i] <= v < edges[i + 1] (the last bin
+ * closed), values outside the edges and NaN not counted; weights, density, a range found
+ * from the data, explicit uneven edges. Random shapes, uneven chunks, several dtypes, values
+ * on the edges, at 1-4 ranks; bad input on every rank. */
+#include "test_util.h"
+
+static da_ctx ctx;
+
+static void ref_edges(double first, double last, int64_t n, double *e) {
+  if (first == last)
+    first -= 0.5, last += 0.5;
+  double step = (last - first) / (double)n;
+  for (int64_t i = 0; i <= n; i++)
+    e[i] = (double)i * step + first;
+  e[n] = last;
+}
+
+/* The reference: counts (or weight sums) per bin, by a linear scan of the edges. */
+static void ref_hist(const double *v, const double *w, int64_t n, const double *e, int64_t nb,
+                     double *h) {
+  for (int64_t k = 0; k < nb; k++)
+    h[k] = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!(v[i] >= e[0] && v[i] <= e[nb]))
+      continue;
+    int64_t k = 0;
+    while (k < nb - 1 && v[i] >= e[k + 1])
+      k++;
+    h[k] += w ? w[i] : 1;
+  }
+}
+
+static void check_case(tu_rng *rng, int c) {
+  static const da_dtype dts[] = {DA_FLOAT64, DA_FLOAT32, DA_INT32, DA_UINT8};
+  da_dtype dt = dts[c % 4];
+  int ndim = (int)tu_int(rng, 1, 3);
+  int64_t shape[DA_MAX_NDIM];
+  tu_random_shape(rng, ndim, 600, c % 5 == 4, shape);
+  tu_chunking ck;
+  tu_random_chunks(rng, ndim, shape, 40, &ck);
+  int64_t n = tu_prod(ndim, shape);
+  int64_t nb = tu_int(rng, 1, 12);
+  double lo = (double)tu_int(rng, -4, 2), hi = lo + (double)tu_int(rng, 0, 6);
+  /* Values on and around the edges, outside the range, and NaN for floats. */
+  double e[16], *v = tu_malloc((size_t)(n ? n : 1) * sizeof *v);
+  ref_edges(lo, hi, nb, e);
+  void *buf = tu_malloc((size_t)(n ? n : 1) * da_dtype_size(dt));
+  for (int64_t i = 0; i < n; i++) {
+    double x;
+    int pick = (int)tu_int(rng, 0, 9);
+    if (pick < 3)
+      x = e[tu_int(rng, 0, nb)];
+    else if (pick == 3 && tu_is_float(dt))
+      x = NAN;
+    else
+      x = lo - 2 + tu_unit(rng) * (hi - lo + 4);
+    if (!tu_is_float(dt))
+      x = round(x);
+    if (dt == DA_UINT8)
+      x = fabs(x);
+    tu_set(dt, buf, i, x);
+    v[i] = tu_get(dt, buf, i);
+  }
+  da_array a, h;
+  TU_OK(ctx, da_from_root(ctx, 0, ndim, shape, &ck.c, dt, buf, (size_t)n * da_dtype_size(dt), &a));
+  double range[2] = {lo, hi}, got_e[16], want[16];
+  int64_t counts[16];
+  char what[64];
+
+  /* Counts over a range. */
+  TU_OK(ctx, da_histogram(a, nb, range, NULL, 0, &h, got_e));
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, counts, (size_t)nb * sizeof *counts));
+  double ew[16];
+  ref_edges(lo, hi, nb, ew);
+  ref_hist(v, NULL, n, ew, nb, want);
+  for (int64_t k = 0; k <= nb; k++)
+    CHECKF(got_e[k] == ew[k], "case %d: edge %lld is %.17g, want %.17g", c, (long long)k, got_e[k],
+           ew[k]);
+  for (int64_t k = 0; k < nb; k++)
+    CHECKF((double)counts[k] == want[k], "case %d (%s): bin %lld holds %lld, want %g", c,
+           da_dtype_name(dt), (long long)k, (long long)counts[k], want[k]);
+  da_array_destroy(&h);
+
+  /* Weights and density, with uneven explicit edges. */
+  double top = fmax(hi, lo + 1.5);
+  double ue[6] = {lo - 1, lo, lo + 0.25, lo + 1.5, top + 0.5, top + 3};
+  double *w = tu_malloc((size_t)(n ? n : 1) * sizeof *w);
+  for (int64_t i = 0; i < n; i++)
+    w[i] = (double)tu_int(rng, 0, 8) * 0.25; /* exact sums in any order */
+  da_array wa;
+  int64_t wck[DA_MAX_NDIM];
+  for (int d = 0; d < ndim; d++)
+    wck[d] = tu_int(rng, 1, shape[d] > 0 ? shape[d] : 1);
+  da_chunks wc = {0};
+  for (int d = 0; d < ndim; d++)
+    wc.size[d] = wck[d];
+  TU_OK(ctx, da_from_root(ctx, 0, ndim, shape, &wc, DA_FLOAT64, w, (size_t)n * sizeof *w, &wa));
+  TU_OK(ctx, da_histogram_edges(a, 6, ue, wa, 0, &h));
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, want + 8, 5 * sizeof(double)));
+  ref_hist(v, w, n, ue, 5, want);
+  snprintf(what, sizeof what, "case %d weighted", c);
+  COMPARE_N(what, DA_FLOAT64, want + 8, want, 5, 0, 0);
+  da_array_destroy(&h);
+  TU_OK(ctx, da_histogram_edges(a, 6, ue, NULL, 1, &h));
+  double dens[5];
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, dens, sizeof dens));
+  ref_hist(v, NULL, n, ue, 5, want);
+  double tot = 0;
+  for (int k = 0; k < 5; k++)
+    tot += want[k];
+  for (int k = 0; k < 5; k++)
+    want[k] = want[k] / (ue[k + 1] - ue[k]) / tot;
+  snprintf(what, sizeof what, "case %d density", c);
+  COMPARE_N(what, DA_FLOAT64, dens, want, 5, 1e-15, 0);
+  da_array_destroy(&h);
+  da_array_destroy(&wa);
+
+  /* No range: the data's min and max (an error with NaN, on every rank). */
+  bool has_nan = false;
+  double mn = INFINITY, mx = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    has_nan |= v[i] != v[i];
+    mn = fmin(mn, v[i]), mx = fmax(mx, v[i]);
+  }
+  int rc = da_histogram(a, nb, NULL, NULL, 0, &h, got_e);
+  if (has_nan) {
+    CHECKF(rc == DA_ERR_ARG, "case %d: a range from data with NaN gave %d", c, rc);
+  } else {
+    CHECKF(rc == DA_OK, "case %d: %s", c, da_ctx_errmsg(ctx));
+    if (n == 0)
+      mn = 0, mx = 1;
+    ref_edges(mn, mx, nb, ew);
+    TU_OK(ctx, da_compute(h, DA_ALL_RANKS, counts, (size_t)nb * sizeof *counts));
+    ref_hist(v, NULL, n, ew, nb, want);
+    for (int64_t k = 0; k < nb; k++)
+      CHECKF((double)counts[k] == want[k] && got_e[k] == ew[k],
+             "case %d: data range, bin %lld holds %lld, want %g", c, (long long)k,
+             (long long)counts[k], want[k]);
+    da_array_destroy(&h);
+  }
+  da_array_destroy(&a);
+  free(v);
+  free(w);
+  free(buf);
+}
+
+static void check_errors(void) {
+  int64_t shape[1] = {10};
+  da_array a, h = NULL;
+  TU_OK(ctx, da_zeros(ctx, 1, shape, DA_CHUNKS(3), DA_FLOAT64, &a));
+  const double bad_range[2] = {2, 1}, nan_range[2] = {NAN, 1}, ok_range[2] = {0, 1};
+  const double unsorted[3] = {0, 2, 1};
+  struct {
+    int rc;
+    const char *what;
+  } cases[] = {
+      {da_histogram(a, 0, ok_range, NULL, 0, &h, NULL), "bins 0"},
+      {da_histogram(a, -3, ok_range, NULL, 0, &h, NULL), "bins < 0"},
+      {da_histogram(a, 4, bad_range, NULL, 0, &h, NULL), "min > max"},
+      {da_histogram(a, 4, nan_range, NULL, 0, &h, NULL), "NaN in range"},
+      {da_histogram_edges(a, 3, unsorted, NULL, 0, &h), "unsorted edges"},
+      {da_histogram_edges(a, 1, unsorted, NULL, 0, &h), "one edge"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int lo = cases[i].rc, hi = cases[i].rc;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    CHECKF(lo == DA_ERR_ARG && hi == DA_ERR_ARG && *da_ctx_errmsg(ctx), "%s: rc %d..%d",
+           cases[i].what, lo, hi);
+  }
+  CHECK(h == NULL);
+  da_array_destroy(&a);
+}
+
+int main(int argc, char **argv) {
+  tu_init(&argc, &argv, "t700-histogram");
+  TU_OK(NULL, da_ctx_create(MPI_COMM_WORLD, &ctx));
+  tu_rng rng = tu_rng_make(700);
+  for (int c = 0; c < 40; c++) {
+    check_case(&rng, c);
+    tu_sync();
+  }
+  check_errors();
+  da_ctx_destroy(&ctx);
+  return tu_finish();
+}
