@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The Dask versions of darray-bench's workloads, to compare in the same run on the same
-machine: /usr/bin/python3 apps/dask/dask_bench.py [stencil|matmul|dot_seed|hdf5|zarr ...].
+machine: /usr/bin/python3 apps/dask/dask_bench.py [stencil|histogram|matmul|dot_seed|hdf5|zarr ...].
 Dask's threaded scheduler on 2 workers, the best of a few repeats, seconds on stdout."""
 import os, shutil, sys, tempfile, time
 
@@ -24,6 +24,12 @@ def stencil():
         return b[:-2, 1:-1] + b[2:, 1:-1] + b[1:-1, :-2] + b[1:-1, 2:]
     x = da.random.uniform(0, 1, size=(8000, 8000), chunks=(1000, 1000))
     x.map_overlap(four, depth=1, boundary="reflect", trim=False).sum().compute()
+
+
+def histogram():
+    x = da.random.uniform(0, 1, size=(8000, 8000), chunks=(1000, 1000))
+    h, _ = da.histogram(x, bins=100, range=[0, 1])
+    h.compute()
 
 
 def dot_seed():
@@ -62,7 +68,7 @@ def io(kind):
         shutil.rmtree(d, ignore_errors=True)
 
 
-for name in sys.argv[1:] or ["stencil", "dot_seed", "matmul", "hdf5", "zarr"]:
+for name in sys.argv[1:] or ["stencil", "histogram", "dot_seed", "matmul", "hdf5", "zarr"]:
     if name in ("hdf5", "zarr"):
         w, r = io(name)
         print(f"{name}: write {w:.3f} s, read+sum {r:.3f} s")

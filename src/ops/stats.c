@@ -54,6 +54,23 @@ static int64_t bin_of(const hist_params *p, double v) {
   return lo;
 }
 
+/* bin_of for uniform bins over a tile, counted, its corrections without branches. */
+static void count_uniform(const hist_params *p, const double *t, int64_t cnt, int64_t *h) {
+  const double *e = p->edges;
+  const int64_t n = p->nbins;
+  const double first = e[0], last = e[n], norm = p->norm;
+  for (int64_t i = 0; i < cnt; i++) {
+    double v = t[i];
+    if (!(v >= first && v <= last))
+      continue;
+    int64_t k = (int64_t)((v - first) * norm);
+    k -= k == n;
+    k -= v < e[k];
+    k += (k != n - 1) & (v >= e[k + 1]);
+    h[k]++;
+  }
+}
+
 /* Record of one block: HP_RANGE (min, max, any NaN); HP_HIST nbins counts (int64) or
  * weight sums (float64). */
 static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins, void *out) {
@@ -97,7 +114,9 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
   for (int64_t s = 0; s < total; s += DA_TILE) {
     int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
     const double *t = da_input_tile(&ins[0], s, cnt);
-    for (int64_t i = 0; i < cnt; i++) {
+    if (p->uniform)
+      count_uniform(p, t, cnt, h);
+    for (int64_t i = 0; i < cnt && !p->uniform; i++) {
       int64_t k = bin_of(p, t[i]);
       if (k >= 0)
         h[k]++;
