@@ -145,6 +145,57 @@ static void check_case(tu_rng *rng, int c) {
   free(buf);
 }
 
+/* The seeds' exercise: normal(9, 1) of 5000 x 5000 plus ones, the values below 10, a
+ * 100-bin histogram on [-9, 11]. The reference bins by binary search over the edges. */
+static void check_seeds(void) {
+  const int64_t shape[2] = {5000, 5000};
+  const double range[2] = {-9, 11};
+  da_array x, ones, added, m, masked, h;
+  TU_OK(ctx, da_random_normal(ctx, 9, 9, 1, 2, shape, NULL, DA_FLOAT64, &x));
+  TU_OK(ctx, da_ones(ctx, 2, shape, NULL, DA_FLOAT64, &ones));
+  TU_OK(ctx, da_add(DA_V(x), DA_V(ones), &added));
+  TU_OK(ctx, da_less(DA_V(added), DA_V(10.0), &m));
+  TU_OK(ctx, da_mask_select(added, m, &masked));
+  TU_OK(ctx, da_histogram(masked, 100, range, NULL, 0, &h, NULL));
+  int64_t got[100];
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, got, sizeof got));
+  double *v = tu_gather_all(added), e[101];
+  ref_edges(-9, 11, 100, e);
+  int64_t want[100] = {0}, n = shape[0] * shape[1], kept = 0, total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!(v[i] < 10))
+      continue;
+    kept++;
+    if (!(v[i] >= e[0] && v[i] <= e[100]))
+      continue;
+    int64_t lo = 0, hi = 99; /* the last edge at or below v */
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo + 1) / 2;
+      if (e[mid] <= v[i])
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    want[lo]++;
+  }
+  int bad = 0;
+  for (int k = 0; k < 100; k++) {
+    bad += got[k] != want[k];
+    total += got[k];
+  }
+  CHECKF(bad == 0, "seeds' histogram: %d of 100 bins differ", bad);
+  /* Half of normal(10, 1) lies below 10, all of it inside the range. */
+  CHECKF(total == kept && kept > n / 3 && kept < 2 * n / 3, "seeds' histogram: %lld of %lld",
+         (long long)total, (long long)kept);
+  free(v);
+  da_array_destroy(&h);
+  da_array_destroy(&masked);
+  da_array_destroy(&m);
+  da_array_destroy(&added);
+  da_array_destroy(&ones);
+  da_array_destroy(&x);
+}
+
 static void check_errors(void) {
   int64_t shape[1] = {10};
   da_array a, h = NULL;
@@ -182,6 +233,7 @@ int main(int argc, char **argv) {
     tu_sync();
   }
   check_errors();
+  check_seeds();
   da_ctx_destroy(&ctx);
   return tu_finish();
 }
