@@ -700,6 +700,15 @@ DA_API int da_histogram(da_array a, int64_t bins, const double range[2], da_arra
 /* Collective. The same with nedges explicit, increasing (possibly uneven) bin edges. */
 DA_API int da_histogram_edges(da_array a, int64_t nedges, const double edges[], da_array weights,
                               int density, da_array *hist);
+/* Collective. numpy.bincount: how many times each value 0 .. max(a) occurs in a (an integer
+ * array of any shape, read flat), or the sum of the weights (an array of a's shape, float64)
+ * at those places; at least minlength bins. The length is found first, in one pass; a
+ * negative value is an error. *out: int64 (float64 with weights), lazy, in one block. */
+DA_API int da_bincount(da_array a, da_array weights, int64_t minlength, da_array *out);
+/* Collective. numpy.digitize: for each element, the index of the bin it falls in, among
+ * nbins monotonic (increasing or decreasing) bin edges; right chooses which side of a bin
+ * is closed, as in NumPy. NaN goes past the last bin. *out: int64 of a's shape, lazy. */
+DA_API int da_digitize(da_array a, int64_t nbins, const double bins[], int right, da_array *out);
 
 /* Collective. Cumulative sum / product along axis (negative counts from the end), as a
  * blocked scan; same shape and chunks as a, NumPy's dtypes (those of sum and prod). */

@@ -196,6 +196,89 @@ static void check_seeds(void) {
   da_array_destroy(&x);
 }
 
+/* bincount and digitize against their NumPy definitions written out. */
+static void check_bincount_digitize(tu_rng *rng, int c) {
+  static const da_dtype dts[] = {DA_INT64, DA_INT32, DA_UINT8, DA_INT16};
+  da_dtype dt = dts[c % 4];
+  int ndim = (int)tu_int(rng, 1, 3);
+  int64_t shape[DA_MAX_NDIM];
+  tu_random_shape(rng, ndim, 500, c % 6 == 5, shape);
+  tu_chunking ck;
+  tu_random_chunks(rng, ndim, shape, 30, &ck);
+  int64_t n = tu_prod(ndim, shape), top = tu_int(rng, 0, 20), minlength = tu_int(rng, 0, 25);
+  void *buf = tu_malloc((size_t)(n ? n : 1) * da_dtype_size(dt));
+  double *v = tu_malloc((size_t)(n ? n : 1) * sizeof *v), *w = tu_malloc((size_t)(n ? n : 1) * 8);
+  int64_t largest = -1;
+  for (int64_t i = 0; i < n; i++) {
+    tu_set(dt, buf, i, (double)tu_int(rng, 0, top));
+    v[i] = tu_get(dt, buf, i);
+    w[i] = (double)tu_int(rng, -4, 4) * 0.5;
+    largest = (int64_t)v[i] > largest ? (int64_t)v[i] : largest;
+  }
+  da_array a, wa, h;
+  TU_OK(ctx, da_from_root(ctx, 0, ndim, shape, &ck.c, dt, buf, (size_t)n * da_dtype_size(dt), &a));
+  TU_OK(ctx, da_from_root(ctx, 0, ndim, shape, &ck.c, DA_FLOAT64, w, (size_t)n * 8, &wa));
+  int64_t len = largest + 1 > minlength ? largest + 1 : minlength;
+  int64_t *got = tu_malloc((size_t)(len + 1) * 8), *want = tu_malloc((size_t)(len + 1) * 8);
+  double *gotw = tu_malloc((size_t)(len + 1) * 8), *wantw = tu_malloc((size_t)(len + 1) * 8);
+  for (int64_t k = 0; k < len; k++)
+    want[k] = 0, wantw[k] = 0;
+  for (int64_t i = 0; i < n; i++)
+    want[(int64_t)v[i]]++, wantw[(int64_t)v[i]] += w[i];
+  TU_OK(ctx, da_bincount(a, NULL, minlength, &h));
+  CHECKF(da_array_ndim(h) == 1 && da_array_shape(h)[0] == len,
+         "case %d: bincount length %lld, want %lld", c, (long long)da_array_shape(h)[0],
+         (long long)len);
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, got, (size_t)len * 8));
+  int bad = 0;
+  for (int64_t k = 0; k < len; k++)
+    bad += got[k] != want[k];
+  CHECKF(bad == 0, "case %d (%s): %d of %lld bincounts differ", c, da_dtype_name(dt), bad,
+         (long long)len);
+  da_array_destroy(&h);
+  TU_OK(ctx, da_bincount(a, wa, minlength, &h));
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, gotw, (size_t)len * 8));
+  char what[64];
+  snprintf(what, sizeof what, "case %d weighted bincount", c);
+  COMPARE_N(what, DA_FLOAT64, gotw, wantw, len, 0, 0);
+  da_array_destroy(&h);
+
+  /* digitize over increasing or decreasing bins, either side closed, with ties. */
+  double bins[6];
+  int64_t nb = tu_int(rng, 1, 6);
+  for (int64_t k = 0; k < nb; k++)
+    bins[k] = (double)tu_int(rng, -2, top + 2);
+  bool down = tu_chance(rng, 0.5);
+  for (int64_t k = 0; k < nb; k++) /* sort */
+    for (int64_t j = k + 1; j < nb; j++)
+      if (down ? bins[j] > bins[k] : bins[j] < bins[k]) {
+        double t = bins[j];
+        bins[j] = bins[k], bins[k] = t;
+      }
+  /* As NumPy, bins all equal (or just one) count as increasing. */
+  down = down && bins[0] != bins[nb - 1];
+  int right = (int)tu_int(rng, 0, 1);
+  TU_OK(ctx, da_digitize(a, nb, bins, right, &h));
+  int64_t *dg = tu_malloc((size_t)(n ? n : 1) * 8);
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, dg, (size_t)n * 8));
+  bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t cnt = 0; /* searchsorted over the increasing order, side right unless right */
+    for (int64_t k = 0; k < nb; k++)
+      cnt += right ? bins[k] < v[i] : bins[k] <= v[i];
+    int64_t want_i = down ? nb - cnt : cnt;
+    bad += dg[i] != want_i;
+  }
+  CHECKF(bad == 0, "case %d: %d digitize results differ (%s bins, right %d)", c, bad,
+         down ? "decreasing" : "increasing", right);
+  da_array_destroy(&h);
+  free(dg);
+  free(got), free(want), free(gotw), free(wantw);
+  free(buf), free(v), free(w);
+  da_array_destroy(&wa);
+  da_array_destroy(&a);
+}
+
 static void check_errors(void) {
   int64_t shape[1] = {10};
   da_array a, h = NULL;
@@ -212,6 +295,7 @@ static void check_errors(void) {
       {da_histogram(a, 4, nan_range, NULL, 0, &h, NULL), "NaN in range"},
       {da_histogram_edges(a, 3, unsorted, NULL, 0, &h), "unsorted edges"},
       {da_histogram_edges(a, 1, unsorted, NULL, 0, &h), "one edge"},
+      {da_digitize(a, 3, unsorted, 0, &h), "digitize, unsorted bins"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int lo = cases[i].rc, hi = cases[i].rc;
@@ -221,6 +305,16 @@ static void check_errors(void) {
            cases[i].what, lo, hi);
   }
   CHECK(h == NULL);
+  /* bincount: floats are refused; a negative value found while computing. */
+  int rc = da_bincount(a, NULL, 0, &h);
+  CHECKF(rc == DA_ERR_DTYPE, "bincount of float64 gave %d", rc);
+  da_array_destroy(&a);
+  const int64_t neg[10] = {1, 2, 3, -1, 0, 0, 4, 5, 6, 7};
+  TU_OK(ctx, da_from_root(ctx, 0, 1, shape, DA_CHUNKS(3), DA_INT64, neg, sizeof neg, &a));
+  rc = da_bincount(a, NULL, 0, &h);
+  CHECKF(rc == DA_ERR_ARG && h == NULL, "bincount of a negative value gave %d", rc);
+  rc = da_bincount(a, NULL, -1, &h);
+  CHECKF(rc == DA_ERR_ARG && h == NULL, "bincount with a negative minlength gave %d", rc);
   da_array_destroy(&a);
 }
 
@@ -230,6 +324,10 @@ int main(int argc, char **argv) {
   tu_rng rng = tu_rng_make(700);
   for (int c = 0; c < 40; c++) {
     check_case(&rng, c);
+    tu_sync();
+  }
+  for (int c = 0; c < 24; c++) {
+    check_bincount_digitize(&rng, c);
     tu_sync();
   }
   check_errors();

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { HP_RANGE, HP_HIST } hp_kind;
+typedef enum { HP_RANGE, HP_HIST, HP_BINCOUNT } hp_kind;
 
 typedef struct {
   hp_kind kind;
@@ -102,7 +102,7 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
       const double *t = da_input_tile(&ins[0], s, cnt);
       const double *w = nins > 1 ? da_input_tile(&ins[1], s, cnt) : NULL;
       for (int64_t i = 0; i < cnt; i++) {
-        int64_t k = bin_of(p, t[i]);
+        int64_t k = p->kind == HP_BINCOUNT ? (int64_t)t[i] : bin_of(p, t[i]);
         if (k >= 0)
           h[k] += w[i];
       }
@@ -114,6 +114,11 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
   for (int64_t s = 0; s < total; s += DA_TILE) {
     int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
     const double *t = da_input_tile(&ins[0], s, cnt);
+    if (p->kind == HP_BINCOUNT) {
+      for (int64_t i = 0; i < cnt; i++)
+        h[(int64_t)t[i]]++;
+      continue;
+    }
     if (p->uniform)
       count_uniform(p, t, cnt, h);
     for (int64_t i = 0; i < cnt && !p->uniform; i++) {
@@ -369,4 +374,119 @@ int da_histogram_edges(da_array a, int64_t nedges, const double edges[], da_arra
   if (a && !edges)
     return da_agree(a->ctx, DA_ERR(a->ctx, DA_ERR_ARG, "histogram: edges is NULL"));
   return histogram(a, 0, NULL, nedges, edges, weights, density, hist, NULL);
+}
+
+/* ---------------------------------------------------------------- bincount */
+
+int da_bincount(da_array a, da_array weights, int64_t minlength, da_array *out) {
+  if (!a)
+    return DA_ERR_ARG;
+  da_ctx ctx = a->ctx;
+  if (!out)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_ARG, "bincount: out is NULL"));
+  *out = NULL;
+  int rc = DA_OK;
+  if (da_dtype_is_float(a->dtype) || a->dtype == DA_BOOL)
+    rc = DA_ERR(ctx, DA_ERR_DTYPE, "bincount: the array holds %s, not integers",
+                da_dtype_name(a->dtype));
+  else if (minlength < 0)
+    rc = DA_ERR(ctx, DA_ERR_ARG, "bincount: minlength %lld is negative", (long long)minlength);
+  DA_TRY(da_agree(ctx, rc));
+  da_array x = NULL, w = NULL;
+  DA_TRY(da_agree(ctx, hist_inputs(a, weights, &x, &w)));
+  /* The length: one more than the largest value, found first in one pass. */
+  double first = 0, last = -1;
+  rc = x->size ? data_range(x, &first, &last) : DA_OK;
+  if (!rc && first < 0)
+    rc = da_agree(
+        ctx, DA_ERR(ctx, DA_ERR_ARG, "bincount: the array holds a negative value (%.0f)", first));
+  int64_t n = x->size ? (int64_t)last + 1 : 0;
+  n = n > minlength ? n : minlength;
+  hist_params *p = rc ? NULL : calloc(1, sizeof *p);
+  if (!rc && !p)
+    rc = da_agree(ctx, DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate layer parameters"));
+  if (!rc) {
+    *p = (hist_params){.kind = HP_BINCOUNT, .nbins = n ? n : 1, .weighted = w != NULL};
+    rc = hist_graph(x, w, p, w ? DA_FLOAT64 : DA_INT64, n ? n : 1, out);
+  }
+  if (!rc && n == 0) { /* empty, as NumPy's: a length-0 view of the one-bin record */
+    da_array one = *out;
+    rc = da_getitem(one, DA_INDEX(DA_SLICE(0, 0, 1)), out);
+    da_array_destroy(&one);
+  }
+  da_array_destroy(&x);
+  da_array_destroy(&w);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- digitize */
+
+typedef struct {
+  int64_t n;
+  bool right, increasing;
+  double bins[];
+} digit_params;
+
+/* NumPy's digitize: searchsorted over the bins (reversed when they decrease), NaN last. */
+static int digitize_block(const da_block_info *info, void *user) {
+  const digit_params *p = user;
+  const double *x = info->in[0];
+  int64_t *o = info->out, count = 1;
+  for (int d = 0; d < info->out_ndim; d++)
+    count *= info->out_shape[d];
+  const double *b = p->bins;
+  int64_t n = p->n;
+  for (int64_t i = 0; i < count; i++) {
+    double v = x[i];
+    /* lo: how many bins (in increasing order) lie below v, or at or below it */
+    int64_t lo = 0, hi = n;
+    bool at_or_below = !p->right; /* searchsorted's side 'right' */
+    if (v != v) {
+      lo = n;
+    } else {
+      while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        double e = p->increasing ? b[mid] : b[n - 1 - mid];
+        if (e < v || (at_or_below && e == v))
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+    }
+    o[i] = p->increasing ? lo : n - lo;
+  }
+  return 0;
+}
+
+int da_digitize(da_array a, int64_t nbins, const double bins[], int right, da_array *out) {
+  if (!a)
+    return DA_ERR_ARG;
+  da_ctx ctx = a->ctx;
+  if (!out)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_ARG, "digitize: out is NULL"));
+  *out = NULL;
+  int rc = DA_OK, up = 1, down = 1;
+  if (nbins < 1 || !bins)
+    rc = DA_ERR(ctx, DA_ERR_ARG, "digitize: no bins given");
+  for (int64_t i = 0; !rc && i + 1 < nbins; i++) {
+    up &= bins[i] <= bins[i + 1];
+    down &= bins[i] >= bins[i + 1];
+  }
+  if (!rc && !(up || down))
+    rc = DA_ERR(ctx, DA_ERR_ARG, "digitize: bins must be monotonically increasing or decreasing");
+  DA_TRY(da_agree(ctx, rc));
+  digit_params *p = malloc(sizeof *p + (size_t)nbins * sizeof(double));
+  if (!p)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate the bins"));
+  p->n = nbins, p->right = right != 0, p->increasing = up;
+  memcpy(p->bins, bins, (size_t)nbins * sizeof(double));
+  da_array x = NULL;
+  rc = da_astype(a, DA_FLOAT64, &x);
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  rc = da_map_blocks_halo(digitize_block, p, free, 1, &x, NULL, DA_INT64, NULL, out);
+  da_array_destroy(&x);
+  return rc;
 }
