@@ -700,6 +700,17 @@ DA_API int da_histogram(da_array a, int64_t bins, const double range[2], da_arra
 /* Collective. The same with nedges explicit, increasing (possibly uneven) bin edges. */
 DA_API int da_histogram_edges(da_array a, int64_t nedges, const double edges[], da_array weights,
                               int density, da_array *hist);
+/* Collective. numpy.histogramdd of N points in D dimensions, sample of shape (N, D): bins[d]
+ * equal bins per column over range[d] (NULL: each column's own min and max, found first),
+ * the last bin of each closed. weights: NULL or (N,). *hist has shape bins[0..D-1] (int64;
+ * float64 with weights or density), lazy, in one block; edges, when not NULL, receives each
+ * column's bins[d] + 1 edges in turn. */
+DA_API int da_histogramdd(da_array sample, const int64_t bins[], const double range[][2],
+                          da_array weights, int density, da_array *hist, double *edges);
+/* Collective. numpy.histogram2d of 1-D x and y of one length: histogramdd of the (N, 2)
+ * sample they make. */
+DA_API int da_histogram2d(da_array x, da_array y, const int64_t bins[2], const double range[2][2],
+                          da_array weights, int density, da_array *hist, double *edges);
 /* Collective. numpy.bincount: how many times each value 0 .. max(a) occurs in a (an integer
  * array of any shape, read flat), or the sum of the weights (an array of a's shape, float64)
  * at those places; at least minlength bins. The length is found first, in one pass; a

@@ -279,10 +279,109 @@ static void check_bincount_digitize(tu_rng *rng, int c) {
   da_array_destroy(&a);
 }
 
+/* histogramdd: N points in D columns, each column's bin by the edges' definition. */
+static void check_histdd(tu_rng *rng, int c) {
+  int64_t npts = tu_int(rng, 0, 300), dims = tu_int(rng, 1, 3), shape[2] = {npts, dims};
+  int64_t bins[3], nall = 1;
+  for (int d = 0; d < dims; d++)
+    bins[d] = tu_int(rng, 1, 5), nall *= bins[d];
+  tu_chunking ck;
+  tu_random_chunks(rng, 2, shape, 12, &ck);
+  double *v = tu_malloc((size_t)(npts * dims + 1) * 8), *w = tu_malloc((size_t)(npts + 1) * 8);
+  double range[3][2], e[3][8];
+  bool given = tu_chance(rng, 0.6);
+  for (int d = 0; d < dims; d++) {
+    range[d][0] = (double)tu_int(rng, -3, 0), range[d][1] = range[d][0] + (double)tu_int(rng, 0, 4);
+    ref_edges(range[d][0], range[d][1], bins[d], e[d]);
+  }
+  for (int64_t i = 0; i < npts; i++) {
+    w[i] = (double)tu_int(rng, 0, 6) * 0.5;
+    for (int d = 0; d < dims; d++)
+      v[i * dims + d] = tu_chance(rng, 0.3)
+                            ? e[d][tu_int(rng, 0, bins[d])]
+                            : range[d][0] - 1 + tu_unit(rng) * (range[d][1] - range[d][0] + 2);
+  }
+  if (!given) /* each column's own min and max */
+    for (int d = 0; d < dims; d++) {
+      double mn = npts ? INFINITY : 0, mx = npts ? -INFINITY : 1;
+      for (int64_t i = 0; i < npts; i++)
+        mn = fmin(mn, v[i * dims + d]), mx = fmax(mx, v[i * dims + d]);
+      ref_edges(mn, mx, bins[d], e[d]);
+    }
+  double *want = tu_malloc((size_t)nall * 8), *wantw = tu_malloc((size_t)nall * 8);
+  for (int64_t k = 0; k < nall; k++)
+    want[k] = 0, wantw[k] = 0;
+  for (int64_t i = 0; i < npts; i++) {
+    int64_t at = 0;
+    bool in = true;
+    for (int d = 0; d < dims && in; d++) {
+      double x = v[i * dims + d];
+      in = x >= e[d][0] && x <= e[d][bins[d]];
+      int64_t k = 0;
+      while (in && k < bins[d] - 1 && x >= e[d][k + 1])
+        k++;
+      at = at * bins[d] + k;
+    }
+    if (in)
+      want[at]++, wantw[at] += w[i];
+  }
+  da_array s, wa, h;
+  TU_OK(ctx, da_from_root(ctx, 0, 2, shape, &ck.c, DA_FLOAT64, v, (size_t)(npts * dims) * 8, &s));
+  TU_OK(ctx, da_from_root(ctx, 0, 1, shape, DA_CHUNKS(tu_int(rng, 1, 50)), DA_FLOAT64, w,
+                          (size_t)npts * 8, &wa));
+  double got_e[24];
+  TU_OK(ctx, da_histogramdd(s, bins, given ? (const double(*)[2])range : NULL, NULL, 0, &h, got_e));
+  CHECKF(da_array_ndim(h) == dims, "case %d: histogramdd has %d axes", c, da_array_ndim(h));
+  int64_t *got = tu_malloc((size_t)nall * 8);
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, got, (size_t)nall * 8));
+  int bad = 0;
+  for (int64_t k = 0; k < nall; k++)
+    bad += (double)got[k] != want[k];
+  for (int d = 0, o = 0; d < dims; o += (int)bins[d] + 1, d++)
+    for (int64_t k = 0; k <= bins[d]; k++)
+      bad += got_e[o + k] != e[d][k];
+  CHECKF(bad == 0, "case %d: histogramdd of %lld points in %lld columns: %d differences", c,
+         (long long)npts, (long long)dims, bad);
+  da_array_destroy(&h);
+  double *gotw = tu_malloc((size_t)nall * 8);
+  TU_OK(ctx, da_histogramdd(s, bins, given ? (const double(*)[2])range : NULL, wa, 0, &h, NULL));
+  TU_OK(ctx, da_compute(h, DA_ALL_RANKS, gotw, (size_t)nall * 8));
+  char what[64];
+  snprintf(what, sizeof what, "case %d weighted histogramdd", c);
+  COMPARE_N(what, DA_FLOAT64, gotw, wantw, nall, 0, 0);
+  da_array_destroy(&h);
+  if (dims == 2) { /* histogram2d of the two columns, with density */
+    da_array xs, ys;
+    TU_OK(ctx, da_getitem(s, DA_INDEX(DA_ALL, DA_AT(0)), &xs));
+    TU_OK(ctx, da_getitem(s, DA_INDEX(DA_ALL, DA_AT(1)), &ys));
+    TU_OK(ctx, da_histogram2d(xs, ys, bins, given ? (const double(*)[2])range : NULL, NULL, 1, &h,
+                              NULL));
+    TU_OK(ctx, da_compute(h, DA_ALL_RANKS, gotw, (size_t)nall * 8));
+    double tot = 0;
+    for (int64_t k = 0; k < nall; k++)
+      tot += want[k];
+    for (int64_t k = 0; k < nall; k++) {
+      int64_t i0 = k / bins[1], i1 = k % bins[1];
+      want[k] = want[k] / (e[0][i0 + 1] - e[0][i0]) / (e[1][i1 + 1] - e[1][i1]) / tot;
+    }
+    snprintf(what, sizeof what, "case %d histogram2d density", c);
+    if (tot > 0)
+      COMPARE_N(what, DA_FLOAT64, gotw, want, nall, 1e-15, 0);
+    da_array_destroy(&h);
+    da_array_destroy(&xs);
+    da_array_destroy(&ys);
+  }
+  free(got), free(gotw), free(want), free(wantw), free(v), free(w);
+  da_array_destroy(&wa);
+  da_array_destroy(&s);
+}
+
 static void check_errors(void) {
   int64_t shape[1] = {10};
   da_array a, h = NULL;
   TU_OK(ctx, da_zeros(ctx, 1, shape, DA_CHUNKS(3), DA_FLOAT64, &a));
+  da_array a2;
+  TU_OK(ctx, da_zeros(ctx, 2, (const int64_t[]){10, 2}, DA_CHUNKS(3, 1), DA_FLOAT64, &a2));
   const double bad_range[2] = {2, 1}, nan_range[2] = {NAN, 1}, ok_range[2] = {0, 1};
   const double unsorted[3] = {0, 2, 1};
   struct {
@@ -296,6 +395,10 @@ static void check_errors(void) {
       {da_histogram_edges(a, 3, unsorted, NULL, 0, &h), "unsorted edges"},
       {da_histogram_edges(a, 1, unsorted, NULL, 0, &h), "one edge"},
       {da_digitize(a, 3, unsorted, 0, &h), "digitize, unsorted bins"},
+      {da_histogramdd(a2, (const int64_t[]){3, 0}, NULL, NULL, 0, &h, NULL), "histogramdd, bins 0"},
+      {da_histogramdd(a2, (const int64_t[]){3, 2}, (const double[][2]){{0, 1}, {2, 1}}, NULL, 0, &h,
+                      NULL),
+       "histogramdd, min > max"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int lo = cases[i].rc, hi = cases[i].rc;
@@ -305,6 +408,9 @@ static void check_errors(void) {
            cases[i].what, lo, hi);
   }
   CHECK(h == NULL);
+  int rc1 = da_histogramdd(a, (const int64_t[]){3}, NULL, NULL, 0, &h, NULL);
+  CHECKF(rc1 == DA_ERR_SHAPE && h == NULL, "histogramdd of a 1-D array gave %d", rc1);
+  da_array_destroy(&a2);
   /* bincount: floats are refused; a negative value found while computing. */
   int rc = da_bincount(a, NULL, 0, &h);
   CHECKF(rc == DA_ERR_DTYPE, "bincount of float64 gave %d", rc);
@@ -328,6 +434,10 @@ int main(int argc, char **argv) {
   }
   for (int c = 0; c < 24; c++) {
     check_bincount_digitize(&rng, c);
+    tu_sync();
+  }
+  for (int c = 0; c < 24; c++) {
+    check_histdd(&rng, c);
     tu_sync();
   }
   check_errors();

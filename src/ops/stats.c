@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { HP_RANGE, HP_HIST, HP_BINCOUNT } hp_kind;
+typedef enum { HP_RANGE, HP_HIST, HP_BINCOUNT, HP_HISTDD } hp_kind;
 
 typedef struct {
   hp_kind kind;
@@ -16,13 +16,34 @@ typedef struct {
   bool uniform, weighted, density;
   double first, last, norm; /* uniform bins: NumPy's first_edge, last_edge, nbins / width */
   double *edges;            /* nbins + 1 */
+  /* HP_HISTDD: rows of dims columns, each with uniform bins of its own (nbins: their
+   * product) */
+  int dims;
+  int64_t dbins[DA_MAX_NDIM];
+  double dfirst[DA_MAX_NDIM], dnorm[DA_MAX_NDIM];
+  double *dedges[DA_MAX_NDIM];
 } hist_params;
 
 static void hist_free(void *pp) {
   hist_params *p = pp;
-  if (p)
+  if (p) {
     free(p->edges);
+    for (int d = 0; d < p->dims; d++)
+      free(p->dedges[d]);
+  }
   free(p);
+}
+
+/* The uniform bin of v among n bins with edges e (first e[0], norm n / width), or -1
+ * outside: NumPy's arithmetic, corrected against the edges. */
+static int64_t bin_uniform(const double *e, int64_t n, double first, double norm, double v) {
+  if (!(v >= e[0] && v <= e[n]))
+    return -1;
+  int64_t i = (int64_t)((v - first) * norm);
+  i -= i == n;
+  i -= v < e[i];
+  i += (i != n - 1) & (v >= e[i + 1]);
+  return i;
 }
 
 /* The bin of v, or -1 outside [first edge, last edge] (NaN included), as NumPy finds it:
@@ -30,18 +51,10 @@ static void hist_free(void *pp) {
 static int64_t bin_of(const hist_params *p, double v) {
   const double *e = p->edges;
   int64_t n = p->nbins;
+  if (p->uniform)
+    return bin_uniform(e, n, p->first, p->norm, v);
   if (!(v >= e[0] && v <= e[n]))
     return -1;
-  if (p->uniform) {
-    int64_t i = (int64_t)((v - p->first) * p->norm);
-    if (i == n)
-      i--;
-    if (v < e[i])
-      i--;
-    else if (i != n - 1 && v >= e[i + 1])
-      i++;
-    return i;
-  }
   /* The last i with e[i] <= v; the last edge closes the last bin. */
   int64_t lo = 0, hi = n - 1;
   while (lo < hi) {
@@ -58,16 +71,11 @@ static int64_t bin_of(const hist_params *p, double v) {
 static void count_uniform(const hist_params *p, const double *t, int64_t cnt, int64_t *h) {
   const double *e = p->edges;
   const int64_t n = p->nbins;
-  const double first = e[0], last = e[n], norm = p->norm;
+  const double first = e[0], norm = p->norm;
   for (int64_t i = 0; i < cnt; i++) {
-    double v = t[i];
-    if (!(v >= first && v <= last))
-      continue;
-    int64_t k = (int64_t)((v - first) * norm);
-    k -= k == n;
-    k -= v < e[k];
-    k += (k != n - 1) & (v >= e[k + 1]);
-    h[k]++;
+    int64_t k = bin_uniform(e, n, first, norm, t[i]);
+    if (k >= 0)
+      h[k]++;
   }
 }
 
@@ -93,6 +101,35 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
     return DA_OK;
   }
   int64_t n = p->nbins;
+  if (p->kind == HP_HISTDD) {
+    int64_t *hc = out;
+    double *hw = out;
+    if (p->weighted)
+      for (int64_t i = 0; i < n; i++)
+        hw[i] = 0;
+    else
+      memset(hc, 0, (size_t)n * sizeof *hc);
+    int64_t dims = p->dims, rows = total / dims, per = DA_TILE / dims;
+    for (int64_t r = 0; r < rows; r += per) {
+      int64_t cnt = rows - r < per ? rows - r : per;
+      const double *t = da_input_tile(&ins[0], r * dims, cnt * dims);
+      const double *w = p->weighted ? da_input_tile(&ins[1], r, cnt) : NULL;
+      for (int64_t i = 0; i < cnt; i++) {
+        int64_t at = 0, k = 0;
+        for (int d = 0; d < dims && k >= 0; d++) {
+          k = bin_uniform(p->dedges[d], p->dbins[d], p->dfirst[d], p->dnorm[d], t[i * dims + d]);
+          at = at * p->dbins[d] + k;
+        }
+        if (k < 0)
+          continue;
+        if (w)
+          hw[at] += w[i];
+        else
+          hc[at]++;
+      }
+    }
+    return DA_OK;
+  }
   if (p->weighted) {
     double *h = out;
     for (int64_t i = 0; i < n; i++)
@@ -179,7 +216,17 @@ static int hist_combine_run(const da_array a, int64_t b, da_input *ins, int nins
       total += p->weighted ? ((double *)acc)[i] : (double)((int64_t *)acc)[i];
     for (int64_t i = 0; i < p->nbins; i++) {
       double h = p->weighted ? ((double *)acc)[i] : (double)((int64_t *)acc)[i];
-      o[i] = h / (p->edges[i + 1] - p->edges[i]) / total;
+      if (p->kind != HP_HISTDD) {
+        o[i] = h / (p->edges[i + 1] - p->edges[i]) / total;
+        continue;
+      }
+      /* NumPy divides by each axis's bin widths in turn, then by the total. */
+      int64_t idx[DA_MAX_NDIM], rest = i;
+      for (int d = p->dims - 1; d >= 0; d--)
+        idx[d] = rest % p->dbins[d], rest /= p->dbins[d];
+      for (int d = 0; d < p->dims; d++)
+        h /= p->dedges[d][idx[d] + 1] - p->dedges[d][idx[d]];
+      o[i] = h / total;
     }
   } else if (!rc) {
     memcpy(out, acc, bytes);
@@ -488,5 +535,145 @@ int da_digitize(da_array a, int64_t nbins, const double bins[], int right, da_ar
   }
   rc = da_map_blocks_halo(digitize_block, p, free, 1, &x, NULL, DA_INT64, NULL, out);
   da_array_destroy(&x);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- histogramdd */
+
+int da_histogramdd(da_array sample, const int64_t bins[], const double range[][2], da_array weights,
+                   int density, da_array *hist, double *edges) {
+  if (!sample)
+    return DA_ERR_ARG;
+  da_ctx ctx = sample->ctx;
+  if (!hist)
+    return da_agree(ctx, DA_ERR(ctx, DA_ERR_ARG, "histogramdd: hist is NULL"));
+  *hist = NULL;
+  int rc = DA_OK;
+  int64_t dims = sample->ndim == 2 ? sample->shape[1] : 0, total = 1;
+  if (sample->ndim != 2)
+    rc = DA_ERR(ctx, DA_ERR_SHAPE, "histogramdd: the sample must be 2-D (N points, D columns)");
+  else if (dims < 1 || dims > DA_MAX_NDIM)
+    rc = DA_ERR(ctx, DA_ERR_SHAPE, "histogramdd: %lld columns, 1 to %d supported", (long long)dims,
+                DA_MAX_NDIM);
+  else if (!bins)
+    rc = DA_ERR(ctx, DA_ERR_ARG, "histogramdd: bins is NULL");
+  for (int64_t d = 0; !rc && d < dims; d++) {
+    if (bins[d] <= 0)
+      rc = DA_ERR(ctx, DA_ERR_ARG, "histogramdd: bins[%lld] is %lld, it must be positive",
+                  (long long)d, (long long)bins[d]);
+    else if (range && !(isfinite(range[d][0]) && isfinite(range[d][1])))
+      rc = DA_ERR(ctx, DA_ERR_ARG, "histogramdd: range %lld is not finite", (long long)d);
+    else if (range && range[d][0] > range[d][1])
+      rc = DA_ERR(ctx, DA_ERR_ARG, "histogramdd: max must be larger than min in range %lld",
+                  (long long)d);
+    else if (total > ((int64_t)1 << 40) / bins[d])
+      rc = DA_ERR(ctx, DA_ERR_ARG, "histogramdd: too many bins");
+    else
+      total *= bins[d];
+  }
+  if (!rc && weights &&
+      (weights->ctx != ctx || weights->ndim != 1 || weights->shape[0] != sample->shape[0]))
+    rc = DA_ERR(ctx, DA_ERR_SHAPE, "histogramdd: the weights must be 1-D, one per point");
+  DA_TRY(da_agree(ctx, rc));
+  /* Whole rows per block; the weights as a column, cut like them. */
+  da_array xf = NULL, x = NULL, w = NULL, wf = NULL, wc = NULL;
+  rc = da_astype(sample, DA_FLOAT64, &xf);
+  if (!rc)
+    rc = da_rechunk(xf,
+                    &(da_chunks){.list = {sample->chunks[0]},
+                                 .nlist = {sample->numblocks[0]},
+                                 .size = {0, DA_CHUNK_WHOLE}},
+                    &x);
+  if (!rc && weights)
+    rc = da_astype(weights, DA_FLOAT64, &wf);
+  if (!rc && weights)
+    rc = da_reshape(wf, 2, (const int64_t[]){weights->shape[0], 1}, &wc);
+  if (!rc && weights)
+    rc = da_rechunk(
+        wc,
+        &(da_chunks){.list = {sample->chunks[0]}, .nlist = {sample->numblocks[0]}, .size = {0, 1}},
+        &w);
+  da_array_destroy(&xf);
+  da_array_destroy(&wf);
+  da_array_destroy(&wc);
+  hist_params *p = rc ? NULL : calloc(1, sizeof *p);
+  if (!rc && !p)
+    rc = DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate layer parameters");
+  rc = da_agree(ctx, rc);
+  /* Each column's range: given, or its min and max (two reductions, one graph each). */
+  double lo[DA_MAX_NDIM], hi[DA_MAX_NDIM];
+  if (!rc && range) {
+    for (int64_t d = 0; d < dims; d++)
+      lo[d] = range[d][0], hi[d] = range[d][1];
+  } else if (!rc) {
+    da_array mn = NULL, mx = NULL;
+    rc = da_min(x, 1, (const int[]){0}, 0, &mn);
+    if (!rc)
+      rc = da_max(x, 1, (const int[]){0}, 0, &mx);
+    if (!rc && sample->shape[0] > 0) {
+      rc = da_compute(mn, DA_ALL_RANKS, lo, (size_t)dims * sizeof *lo);
+      if (!rc)
+        rc = da_compute(mx, DA_ALL_RANKS, hi, (size_t)dims * sizeof *hi);
+    } else if (!rc) {
+      for (int64_t d = 0; d < dims; d++)
+        lo[d] = 0, hi[d] = 1;
+    }
+    for (int64_t d = 0; !rc && d < dims; d++)
+      if (!isfinite(lo[d]) || !isfinite(hi[d]))
+        rc = da_agree(ctx, DA_ERR(ctx, DA_ERR_ARG,
+                                  "histogramdd: autodetected range of column %lld is not finite",
+                                  (long long)d));
+    da_array_destroy(&mn);
+    da_array_destroy(&mx);
+  }
+  if (!rc) {
+    *p = (hist_params){.kind = HP_HISTDD,
+                       .nbins = total,
+                       .weighted = w != NULL,
+                       .density = density != 0,
+                       .dims = (int)dims};
+    double *eo = edges;
+    for (int64_t d = 0; d < dims && !rc; d++) {
+      double first = lo[d], last = hi[d];
+      if (first == last)
+        first -= 0.5, last += 0.5;
+      p->dbins[d] = bins[d];
+      p->dfirst[d] = first;
+      p->dnorm[d] = (double)bins[d] / (last - first);
+      if (!(p->dedges[d] = malloc((size_t)(bins[d] + 1) * sizeof(double)))) {
+        rc = da_agree(ctx, DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate bin edges"));
+        break;
+      }
+      uniform_edges(first, last, bins[d], p->dedges[d]);
+      if (eo)
+        memcpy(eo, p->dedges[d], (size_t)(bins[d] + 1) * sizeof(double)), eo += bins[d] + 1;
+    }
+  }
+  da_array flat = NULL;
+  if (!rc) {
+    rc = hist_graph(x, w, p, density || w ? DA_FLOAT64 : DA_INT64, total, &flat);
+    p = NULL;
+  }
+  hist_free(p);
+  if (!rc)
+    rc = da_reshape(flat, (int)dims, bins, hist);
+  da_array_destroy(&flat);
+  da_array_destroy(&x);
+  da_array_destroy(&w);
+  return rc;
+}
+
+int da_histogram2d(da_array x, da_array y, const int64_t bins[2], const double range[2][2],
+                   da_array weights, int density, da_array *hist, double *edges) {
+  if (!x || !y)
+    return DA_ERR_ARG;
+  da_ctx ctx = x->ctx;
+  if (x->ndim != 1 || y->ndim != 1 || x->shape[0] != y->shape[0] || y->ctx != ctx)
+    return da_agree(
+        ctx, DA_ERR(ctx, DA_ERR_SHAPE, "histogram2d: x and y must be 1-D and of the same length"));
+  da_array cols[2] = {x, y}, sample = NULL;
+  DA_TRY(da_stack(2, cols, 1, &sample));
+  int rc = da_histogramdd(sample, bins, range, weights, density, hist, edges);
+  da_array_destroy(&sample);
   return rc;
 }
