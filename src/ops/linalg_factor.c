@@ -1,7 +1,7 @@
 /* Factorizations and norms on ScaLAPACK: qr, svd, solve, cholesky, lstsq, inv, det and norm.
  * One dtype-generic driver per operation over a table of kernels (ps* and pd*). */
-#include "linalg/linalg.h"
-#include "linalg/scalapack.h"
+#include "ops/linalg.h"
+#include "ops/scalapack.h"
 
 #include <limits.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* darray matrices as ScaLAPACK block-cyclic matrices and back: the context's BLACS grids,
  * descriptors, and the local pack of a rank's blocks into its column-major local matrix. */
-#include "linalg/linalg.h"
-#include "linalg/scalapack.h"
+#include "ops/linalg.h"
+#include "ops/scalapack.h"
 
 #include <cblas.h>
 #include <limits.h>
