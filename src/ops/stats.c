@@ -4,6 +4,7 @@
  * NumPy's numpy.histogram exactly, edge cases included. */
 #include "core/internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,16 +68,40 @@ static int64_t bin_of(const hist_params *p, double v) {
   return lo;
 }
 
-/* bin_of for uniform bins over a tile, counted, its corrections without branches. */
-static void count_uniform(const hist_params *p, const double *t, int64_t cnt, int64_t *h) {
+/* Uniform bins counted into four interleaved 32-bit histograms of n + 1 slots (slot 0
+ * takes the values outside), so that neighbouring elements rarely wait on one counter;
+ * the caller flushes them before they can overflow. A value whose position (v - first) *
+ * norm lies further inside its bin than the rounding of that product and of the edges can
+ * reach (margin, in bins) is in that bin by NumPy's rules too, so only values near an edge
+ * are checked against the edges. */
+#define SUB_HISTS 4
+#define SUB_FLUSH ((int64_t)1 << 30)
+static void count_uniform(const hist_params *p, const double *t, int64_t cnt, uint32_t *sub) {
   const double *e = p->edges;
-  const int64_t n = p->nbins;
-  const double first = e[0], norm = p->norm;
-  for (int64_t i = 0; i < cnt; i++) {
-    int64_t k = bin_uniform(e, n, first, norm, t[i]);
-    if (k >= 0)
-      h[k]++;
-  }
+  const int64_t n = p->nbins, w = n + 1;
+  const double first = e[0], norm = p->norm, top = (double)n;
+  const double margin = 16 * DBL_EPSILON * (top + (fabs(first) + fabs(e[n])) * norm);
+  const double lo = margin, hi = 1 - margin;
+  int64_t i = 0;
+  for (; i + SUB_HISTS <= cnt; i += SUB_HISTS)
+    for (int j = 0; j < SUB_HISTS; j++) {
+      double v = t[i + j], f = (v - first) * norm;
+      int64_t k = f >= 0 && f < top ? (int64_t)f : 0; /* no cast out of range */
+      double frac = f - (double)k;
+      if (!(f >= 0 && f < top && frac > lo && frac < hi))
+        k = bin_uniform(e, n, first, norm, v);
+      sub[j * w + 1 + k]++;
+    }
+  for (; i < cnt; i++)
+    sub[1 + bin_uniform(e, n, first, norm, t[i])]++;
+}
+
+/* Adds the sub-histograms into h and clears them. */
+static void flush_uniform(int64_t n, uint32_t *sub, int64_t *h) {
+  for (int j = 0; j < SUB_HISTS; j++)
+    for (int64_t k = 0; k < n; k++)
+      h[k] += sub[j * (n + 1) + 1 + k];
+  memset(sub, 0, SUB_HISTS * (size_t)(n + 1) * sizeof *sub);
 }
 
 /* Record of one block: HP_RANGE (min, max, any NaN); HP_HIST nbins counts (int64) or
@@ -148,6 +173,10 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
   }
   int64_t *h = out;
   memset(h, 0, (size_t)n * sizeof *h);
+  uint32_t *sub = NULL;
+  if (p->kind == HP_HIST && p->uniform &&
+      !(sub = da_calloc(a->ctx, SUB_HISTS * (size_t)(n + 1), sizeof *sub)))
+    return DA_ERR_NOMEM;
   for (int64_t s = 0; s < total; s += DA_TILE) {
     int64_t cnt = total - s < DA_TILE ? total - s : DA_TILE;
     const double *t = da_input_tile(&ins[0], s, cnt);
@@ -156,14 +185,21 @@ static int hist_partial_run(const da_array a, int64_t b, da_input *ins, int nins
         h[(int64_t)t[i]]++;
       continue;
     }
-    if (p->uniform)
-      count_uniform(p, t, cnt, h);
-    for (int64_t i = 0; i < cnt && !p->uniform; i++) {
+    if (sub) {
+      count_uniform(p, t, cnt, sub);
+      if ((s + cnt) % SUB_FLUSH < cnt)
+        flush_uniform(n, sub, h);
+      continue;
+    }
+    for (int64_t i = 0; i < cnt; i++) {
       int64_t k = bin_of(p, t[i]);
       if (k >= 0)
         h[k]++;
     }
   }
+  if (sub)
+    flush_uniform(n, sub, h);
+  free(sub);
   return DA_OK;
 }
 
@@ -606,9 +642,10 @@ int da_histogramdd(da_array sample, const int64_t bins[], const double range[][2
     for (int64_t d = 0; d < dims; d++)
       lo[d] = range[d][0], hi[d] = range[d][1];
   } else if (!rc) {
-    da_array mn = NULL, mx = NULL;
-    rc = da_min(x, 1, (const int[]){0}, 0, &mn);
-    if (!rc)
+    da_array mn = NULL, mx = NULL; /* no points: NumPy's [0, 1] */
+    if (sample->shape[0] > 0)
+      rc = da_min(x, 1, (const int[]){0}, 0, &mn);
+    if (!rc && sample->shape[0] > 0)
       rc = da_max(x, 1, (const int[]){0}, 0, &mx);
     if (!rc && sample->shape[0] > 0) {
       rc = da_compute(mn, DA_ALL_RANKS, lo, (size_t)dims * sizeof *lo);
