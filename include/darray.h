@@ -721,6 +721,78 @@ DA_API int da_bincount(da_array a, da_array weights, int64_t minlength, da_array
  * is closed, as in NumPy. NaN goes past the last bin. *out: int64 of a's shape, lazy. */
 DA_API int da_digitize(da_array a, int64_t nbins, const double bins[], int right, da_array *out);
 
+/* ---------------------------------------------------------------- quantiles */
+
+/* Collective. numpy.quantile (q in [0, 1]) / numpy.percentile (q in [0, 100]) with NumPy's
+ * default linear interpolation, exact: the nq quantiles of a over naxes axes listed in
+ * axes[] (naxes 0 or axes NULL: every axis), kept with length 1 when keepdims is nonzero.
+ * *out has shape (nq,) + the remaining shape (float64; float32 for float32 input); a lane
+ * holding NaN gives NaN. Over every axis the order statistics are found by distributed
+ * selection (a few passes, each counting against candidate keys; no rank gathers the data)
+ * and *out is materialized; over some axes the reduced axes are gathered per lane (rechunked
+ * whole) and each lane is selected in place, lazily. A q outside its range, NaN in q or an
+ * empty array is DA_ERR_ARG on every rank. median: quantile 0.5 with no leading axis. */
+DA_API int da_quantile(da_array a, int64_t nq, const double q[], int naxes, const int axes[],
+                       int keepdims, da_array *out);
+DA_API int da_percentile(da_array a, int64_t nq, const double q[], int naxes, const int axes[],
+                         int keepdims, da_array *out);
+DA_API int da_median(da_array a, int naxes, const int axes[], int keepdims, da_array *out);
+/* Collective. Approximate quantiles of the whole of a (q in [0, 1]) from one histogram
+ * sketch (a min/max pass, then a pass counting into 65536 bins): values[i] is within
+ * bounds[i] of the exact quantile, which lies in the same bin. Both arrays receive nq
+ * doubles on every rank; NaN in a gives NaN values and bounds. */
+DA_API int da_quantile_approx(da_array a, int64_t nq, const double q[], double values[],
+                              double bounds[]);
+
+/* ---------------------------------------------------------------- sorting and searching */
+
+/* Collective. a sorted along axis (negative counts from the end) in ascending order, NaN
+ * last, as np.sort; argsort gives the int64 indices along axis that sort it, equal elements
+ * in index order (np.argsort(kind="stable")). Both keep a's shape and chunks. A 1-D array
+ * is sorted by a distributed sample sort: each rank sorts its own elements, splitters found by
+ * exact distributed selection cut the sorted order at the output's block boundaries, and each
+ * element travels once, to the rank owning its output block (materialized, balanced as the
+ * chunks are). Along an axis of an n-D array the axis is gathered whole per lane (rechunked)
+ * and sorted in place, lazily. The bits are the same for any number of ranks: sort puts
+ * -0.0 before +0.0 and writes every NaN as the default quiet NaN. */
+DA_API int da_sort(da_array a, int axis, da_array *out);
+DA_API int da_argsort(da_array a, int axis, da_array *out);
+/* Collective. np.unique of a flattened: the sorted distinct values (NaN last, each NaN
+ * distinct only once, as NumPy >= 1.21 with equal_nan, written as the default quiet NaN; a
+ * zero is kept as -0.0 when any element is -0.0), and when not NULL their int64 counts and
+ * the int64 inverse (a.size elements: a.flat[i] == values[inverse[i]], in the chunks of
+ * a's ravel). All are materialized 1-D arrays; values and counts are in chunks of as many
+ * elements as a's largest block. */
+DA_API int da_unique(da_array a, da_array *values, da_array *counts, da_array *inverse);
+/* Collective. np.searchsorted(a, v, side): for each element of v, the int64 index where it
+ * would go in the sorted 1-D array a to keep it sorted (right nonzero: after equal
+ * elements); NaN sorts last; values compare after NumPy's type promotion. The result has
+ * v's shape and chunks, materialized, its blocks on v's ranks. Each element of v travels to
+ * the rank holding the block of a it falls in and back; a is not gathered. An a that is
+ * not sorted gives unspecified indices, as NumPy's. */
+DA_API int da_searchsorted(da_array a, da_array v, int right, da_array *out);
+
+/* ---------------------------------------------------------------- selection */
+
+/* Collective. Dask's topk / argtopk along axis: the k largest elements (k > 0) in
+ * descending order, or the -k smallest (k < 0) in ascending order; argtopk gives their
+ * int64 indices along axis. NaN counts as the largest; ties go to the lower index. The
+ * result has a's shape with |k| along axis, in one block there. Each block keeps its own
+ * top |k| per lane first, then one combining step per lane merges those. |k| of 0 or
+ * larger than the axis is DA_ERR_ARG on every rank. */
+DA_API int da_topk(da_array a, int64_t k, int axis, da_array *out);
+DA_API int da_argtopk(da_array a, int64_t k, int axis, da_array *out);
+/* Collective. np.isin: a bool array of element's shape, true where the element is among
+ * test's values (invert nonzero: where it is not). test is computed and sorted on every rank
+ * first; element is then tested block by block, lazily. NaN is in no set. */
+DA_API int da_isin(da_array element, da_array test, int invert, da_array *out);
+/* Collective. np.nonzero: a->ndim int64 1-D arrays (written to out[0 .. ndim-1]) of the
+ * indices of the nonzero elements in C order, one per axis; np.argwhere: those as the
+ * columns of one (count, ndim) array. Lazy, with exact chunks (the nonzero elements are
+ * counted per block first, as in da_mask_select). A 0-d array is DA_ERR_SHAPE. */
+DA_API int da_nonzero(da_array a, da_array out[]);
+DA_API int da_argwhere(da_array a, da_array *out);
+
 /* Collective. Cumulative sum / product along axis (negative counts from the end), as a
  * blocked scan; same shape and chunks as a, NumPy's dtypes (those of sum and prod). */
 DA_API int da_cumsum(da_array a, int axis, da_array *out);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The Dask versions of darray-bench's workloads, to compare in the same run on the same
-machine: /usr/bin/python3 apps/dask/dask_bench.py [stencil|histogram|matmul|dot_seed|hdf5|zarr ...].
+machine: /usr/bin/python3 apps/dask/dask_bench.py [stencil|histogram|percentile|matmul|dot_seed|
+hdf5|zarr ...].
 Dask's threaded scheduler on 2 workers, the best of a few repeats, seconds on stdout."""
 import os, shutil, sys, tempfile, time
 
@@ -30,6 +31,12 @@ def histogram():
     x = da.random.uniform(0, 1, size=(8000, 8000), chunks=(1000, 1000))
     h, _ = da.histogram(x, bins=100, range=[0, 1])
     h.compute()
+
+
+def percentile():
+    # Dask's percentile is approximate and 1-D only: the ravelled array's 50th.
+    x = da.random.uniform(0, 1, size=(8000, 8000), chunks=(1000, 1000))
+    da.percentile(x.ravel(), 50).compute()
 
 
 def dot_seed():
@@ -68,7 +75,8 @@ def io(kind):
         shutil.rmtree(d, ignore_errors=True)
 
 
-for name in sys.argv[1:] or ["stencil", "histogram", "dot_seed", "matmul", "hdf5", "zarr"]:
+for name in sys.argv[1:] or ["stencil", "histogram", "percentile", "dot_seed", "matmul", "hdf5",
+                              "zarr"]:
     if name in ("hdf5", "zarr"):
         w, r = io(name)
         print(f"{name}: write {w:.3f} s, read+sum {r:.3f} s")
