@@ -367,6 +367,109 @@ static int bench_histogram(da_ctx ctx, double *seconds, result *r) {
   return 0;
 }
 
+/* sort: 1e8 uniform float64 in chunks of 1e7, sorted (generate + sort, the result
+ * materialized), against one rank's qsort of the same values (timed once, on rank 0, the
+ * other ranks waiting). The result is checked sorted across block boundaries. */
+#define SORT_N 100000000
+#define SORT_CHUNK 10000000
+static double sort_qsort_seconds;
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+static int sort_check(da_ctx ctx, da_array s) {
+  int64_t nl = da_array_local_nblocks(s), bad = 0;
+  const int64_t nb = da_array_nblocks(s);
+  double *edge = calloc((size_t)(2 * nb), sizeof *edge); /* first and last of each block */
+  if (!edge)
+    return 1;
+  for (int64_t k = 0; k < nl; k++) {
+    int64_t b, len;
+    double *d;
+    TRY(da_array_local_block_index(s, k, &b));
+    TRY(da_array_block_shape(s, &b, &len));
+    TRY(da_array_local_block(s, k, (void **)&d));
+    for (int64_t i = 1; i < len; i++)
+      bad += !(d[i - 1] <= d[i]);
+    edge[2 * b] = len ? d[0] : 0, edge[2 * b + 1] = len ? d[len - 1] : 0;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, edge, (int)(2 * nb), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  for (int64_t b = 1; b < nb; b++)
+    bad += !(edge[2 * b - 1] <= edge[2 * b]);
+  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  free(edge);
+  if (bad)
+    fprintf(stderr, "darray-bench: sort: %lld elements out of order\n", (long long)bad);
+  return bad != 0;
+}
+
+static int bench_sort(da_ctx ctx, double *seconds, result *r) {
+  const int64_t n = SORT_N;
+  da_array x, s;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime();
+  TRY(da_random_uniform(ctx, 23, 0, 1, 1, &n, DA_CHUNKS(SORT_CHUNK), DA_FLOAT64, &x));
+  TRY(da_sort(x, 0, &s));
+  TRY(da_persist(s));
+  *seconds = MPI_Wtime() - t0;
+  int bad = sort_check(ctx, s);
+  da_array_destroy(&s);
+  if (!bad && sort_qsort_seconds == 0) {
+    int root = da_ctx_rank(ctx) == 0;
+    double *all = root ? malloc((size_t)n * sizeof *all) : NULL;
+    if (root && !all)
+      return 1;
+    TRY(da_compute(x, 0, all, root ? (size_t)n * sizeof *all : 0));
+    if (root) {
+      double q0 = MPI_Wtime();
+      qsort(all, (size_t)n, sizeof *all, cmp_double);
+      sort_qsort_seconds = MPI_Wtime() - q0;
+    }
+    free(all);
+    MPI_Bcast(&sort_qsort_seconds, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  }
+  da_array_destroy(&x);
+  if (bad)
+    return 1;
+  snprintf(r->extra, sizeof r->extra,
+           ", \"timed\": \"generate + sort\", \"qsort_one_rank_seconds\": %.3f, "
+           "\"speedup_vs_qsort\": %.2f",
+           sort_qsort_seconds, sort_qsort_seconds / *seconds);
+  return 0;
+}
+
+/* percentile: the exact median of the histogram workload's array (uniform (8000, 8000) in
+ * (1000, 1000) chunks), timed from generation; checked against the approximate median and
+ * its bound. */
+static int bench_percentile(da_ctx ctx, double *seconds, result *r) {
+  const int64_t shape[2] = {8000, 8000};
+  da_array x, m;
+  double med = 0, approx = 0, bound = 0;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = MPI_Wtime();
+  TRY(da_random_uniform(ctx, 17, 0, 1, 2, shape, DA_CHUNKS(1000, 1000), DA_FLOAT64, &x));
+  TRY(da_median(x, 0, NULL, 0, &m));
+  TRY(da_compute(m, DA_ALL_RANKS, &med, sizeof med));
+  *seconds = MPI_Wtime() - t0;
+  da_array_destroy(&m);
+  double t1 = MPI_Wtime();
+  TRY(da_quantile_approx(x, 1, (const double[]){0.5}, &approx, &bound));
+  double approx_seconds = MPI_Wtime() - t1;
+  da_array_destroy(&x);
+  if (!(fabs(med - 0.5) < 1e-3) || !(fabs(approx - med) <= bound)) {
+    fprintf(stderr, "darray-bench: percentile: median %.17g, approximate %.17g +- %.3g\n", med,
+            approx, bound);
+    return 1;
+  }
+  snprintf(r->extra, sizeof r->extra,
+           ", \"timed\": \"generate + exact median\", \"median\": %.17g, "
+           "\"approx_seconds\": %.4f, \"approx_bound\": %.3g",
+           med, approx_seconds, bound);
+  return 0;
+}
+
 /* stencil: the 4-neighbour sum b[:-2,1:-1] + b[2:,1:-1] + b[1:-1,:-2] + b[1:-1,2:] of a
  * uniform (8000, 8000) array in (1000, 1000) chunks, via map_overlap (depth 1, reflect), then
  * sum(). Timed from generating the array, as Dask's 0.39 s is; then on the array persisted,
@@ -892,7 +995,7 @@ static const workload workloads[] = {
     {"fused", bench_fused},         {"rechunk", bench_rechunk},   {"mask", bench_mask},
     {"histogram", bench_histogram}, {"reshape", bench_reshape},   {"stencil", bench_stencil},
     {"matmul", bench_matmul},       {"dot_seed", bench_dot_seed}, {"hdf5", bench_hdf5},
-    {"zarr", bench_zarr},
+    {"zarr", bench_zarr},           {"sort", bench_sort},         {"percentile", bench_percentile},
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -726,12 +726,14 @@ DA_API int da_digitize(da_array a, int64_t nbins, const double bins[], int right
 /* Collective. numpy.quantile (q in [0, 1]) / numpy.percentile (q in [0, 100]) with NumPy's
  * default linear interpolation, exact: the nq quantiles of a over naxes axes listed in
  * axes[] (naxes 0 or axes NULL: every axis), kept with length 1 when keepdims is nonzero.
- * *out has shape (nq,) + the remaining shape (float64; float32 for float32 input); a lane
- * holding NaN gives NaN. Over every axis the order statistics are found by distributed
- * selection (a few passes, each counting against candidate keys; no rank gathers the data)
- * and *out is materialized; over some axes the reduced axes are gathered per lane (rechunked
+ * *out has shape (nq,) + the remaining shape, float64 for every dtype, as np.quantile with
+ * an array of q (bool counts as 0 and 1; integer differences b - a wrap in the input's type,
+ * as NumPy's do); a lane holding NaN gives NaN. Over every axis the order statistics are found by
+ * distributed selection (a few passes, each counting against candidate keys; no rank gathers the
+ * data) and *out is materialized; over some axes the reduced axes are gathered per lane (rechunked
  * whole) and each lane is selected in place, lazily. A q outside its range, NaN in q or an
- * empty array is DA_ERR_ARG on every rank. median: quantile 0.5 with no leading axis. */
+ * empty array is DA_ERR_ARG on every rank. median: np.median, with no leading axis: the
+ * middle element, or the mean of the two middle ones (float32 for float32 input). */
 DA_API int da_quantile(da_array a, int64_t nq, const double q[], int naxes, const int axes[],
                        int keepdims, da_array *out);
 DA_API int da_percentile(da_array a, int64_t nq, const double q[], int naxes, const int axes[],
@@ -740,7 +742,8 @@ DA_API int da_median(da_array a, int naxes, const int axes[], int keepdims, da_a
 /* Collective. Approximate quantiles of the whole of a (q in [0, 1]) from one histogram
  * sketch (a min/max pass, then a pass counting into 65536 bins): values[i] is within
  * bounds[i] of the exact quantile, which lies in the same bin. Both arrays receive nq
- * doubles on every rank; NaN in a gives NaN values and bounds. */
+ * doubles on every rank; NaN in a gives NaN values and bounds. The bounds hold against
+ * NumPy's value except where a signed integer b - a wraps or overflows to inf. */
 DA_API int da_quantile_approx(da_array a, int64_t nq, const double q[], double values[],
                               double bounds[]);
 
