@@ -26,8 +26,8 @@ BIN_DIR="$BUILD_DIR/bin"
 
 PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
           libscalapack-openmpi-dev libhdf5-openmpi-dev libopenblas-dev
-          zlib1g-dev libzstd-dev libblosc-dev libjansson-dev
-          python3-h5py python3-zarr python3-dask)
+          zlib1g-dev libzstd-dev libblosc-dev libjansson-dev libzip-dev libpng-dev
+          python3-h5py python3-zarr python3-dask python-matplotlib-data)
 # Only `test` needs these: -fsanitize=fuzzer links libclang_rt.fuzzer, which is in libclang-rt-dev
 # (only recommended by clang, and apt-get runs here without recommends).
 FUZZ_PACKAGES=(clang libclang-rt-dev)
