@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "darray/version.h"
@@ -992,6 +993,84 @@ DA_API int da_from_zarr(da_ctx ctx, const char *path, const da_chunks *chunks, d
  * write leaves path as it was (and may leave the temporary directory behind). path must be
  * absent, an empty directory or a Zarr array. options NULL: defaults. */
 DA_API int da_to_zarr(da_array x, const char *path, const da_zarr_options *options);
+
+/* ---------------------------------------------------------------- NumPy files (.npy, .npz) */
+
+/* Collective. The array in the .npy file path (format 1.0-3.0; every darray dtype in either
+ * byte order, C or Fortran order), opened lazily: each block is read by its owner from the
+ * file (pread of the rows it needs) when the graph runs. chunks NULL: "auto". A missing or
+ * malformed file, an unsupported dtype ('<c16', '|O', strings, float16) are DA_ERR_IO /
+ * DA_ERR_DTYPE on every rank. */
+DA_API int da_from_npy(da_ctx ctx, const char *path, const da_chunks *chunks, da_array *out);
+/* Collective. The member `name` ("elevation" or "elevation.npy") of the .npz archive path
+ * (a zip of .npy files, stored or deflated, as np.savez / np.savez_compressed write it).
+ * Rank 0 reads and inflates the member and scatters it to the blocks' owners, so it must fit
+ * in rank 0's memory. name NULL: the archive's only (or first) member. */
+DA_API int da_from_npz(da_ctx ctx, const char *path, const char *name, const da_chunks *chunks,
+                       da_array *out);
+/* Collective. x written as a .npy file (format 1.0, little-endian, C order): rank 0 writes
+ * the header and every rank writes its blocks' rows at their offsets, into a temporary file
+ * renamed over path when complete. */
+DA_API int da_to_npy(da_array x, const char *path);
+
+/* ---------------------------------------------------------------- inspecting files */
+
+/* What a stored array is, read from its metadata alone (no data is read). */
+typedef struct da_file_info {
+  char format[8]; /* "hdf5", "zarr", "npy", "npz" */
+  int ndim;
+  int64_t shape[DA_MAX_NDIM];
+  da_dtype dtype;              /* DA_NDTYPES when darray has no such dtype */
+  char dtype_text[32];         /* as stored: "<f8", "H5T_IEEE_F64LE", ... */
+  int64_t chunks[DA_MAX_NDIM]; /* the storage chunk shape (the whole shape if contiguous) */
+  int64_t nbytes;              /* elements * itemsize */
+  int64_t stored_bytes;        /* bytes on disk (compressed), -1 when unknown */
+  char compression[64];        /* "none", "gzip level 4", "blosc lz4 level 5 shuffle", ... */
+  char order;                  /* 'C' or 'F' */
+} da_file_info;
+/* Local. Inspects the array at path: an HDF5 file (name: the dataset), a Zarr v2 directory
+ * (name ignored), a .npy file, or a member of an .npz archive (name NULL: the first). The
+ * format is found from the file's contents. Errors: DA_ERR_IO with a message on ctx. */
+DA_API int da_file_inspect(da_ctx ctx, const char *path, const char *name, da_file_info *info);
+/* Local. The names of the datasets of an HDF5 file (full paths, "/group/x"), or the members
+ * of an .npz archive, one per line into buf (len bytes, NUL-terminated, cut short when too
+ * small); *needed (may be NULL) receives the length the whole list needs. */
+DA_API int da_file_list(da_ctx ctx, const char *path, char *buf, size_t len, size_t *needed);
+/* Local. An SVG picture of a chunk grid, like Dask's array picture: up to 3 axes drawn as a
+ * block diagram (the last axes of a higher-dimensional shape, the rest written as text),
+ * written to path. */
+DA_API int da_chunks_svg(int ndim, const int64_t shape[], const int64_t *const chunks[],
+                         const int64_t numblocks[], const char *path);
+
+/* ---------------------------------------------------------------- pictures */
+
+/* Colour maps of da_to_png. */
+typedef enum { DA_CMAP_GRAY, DA_CMAP_TERRAIN, DA_CMAP_VIRIDIS, DA_CMAP_MAGMA } da_colormap;
+/* Collective. A 2-D array as a PNG picture (8-bit RGB, one pixel per element, row 0 at the
+ * top) written by rank 0: values from lo to hi mapped through cmap (lo == hi: the array's
+ * own min and max; NaN drawn black). The array is gathered to rank 0, so it must fit there;
+ * downsample it first (e.g. a strided da_getitem) for big arrays. */
+DA_API int da_to_png(da_array x, const char *path, da_colormap cmap, double lo, double hi);
+
+/* ---------------------------------------------------------------- diagnostics */
+
+/* Collective. Progress of long computations on rank 0's stderr: tasks done of total, elapsed
+ * time and an estimate of the time left, redrawn in place on a terminal and as plain lines
+ * (at most one every few seconds) otherwise. on: 1 on, 0 off. The default is off, or the
+ * DARRAY_PROGRESS environment variable (1 or 0). Computations shorter than about a second
+ * print nothing. */
+DA_API int da_ctx_set_progress(da_ctx ctx, int on);
+/* Local. The high-level graph of a as Graphviz DOT (layers as nodes labelled with their
+ * operation, shape, chunks and block count; edges from inputs), written to path on any rank
+ * that calls it. */
+DA_API int da_array_dot(da_array a, const char *path);
+/* Collective. Starts recording every task (its layer) and transfer on every rank. */
+DA_API int da_ctx_trace_start(da_ctx ctx);
+/* Collective. Stops recording; rank 0 writes all ranks' events to path (NULL: none) as
+ * Chrome trace-event JSON (one process per rank; opens in Perfetto / chrome://tracing) and
+ * prints to report (NULL: none) a table of aggregate time per action (compute,
+ * communication, IO, waiting) summed over ranks, and compute time per operation. */
+DA_API int da_ctx_trace_stop(da_ctx ctx, const char *path, FILE *report);
 
 #ifdef __cplusplus
 }

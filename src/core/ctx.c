@@ -1,6 +1,7 @@
 /* The context: a duplicated communicator, options, and the last error.
  * Two contexts on two communicators live side by side; nothing is global. */
 #include "core/internal.h"
+#include "diag/diag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ int da_ctx_create(MPI_Comm comm, da_ctx *out) {
     free(ctx);
     return DA_ERR_MPI;
   }
+  da_diag_init(ctx); /* DARRAY_PROGRESS */
   *out = ctx;
   return DA_OK;
 }
@@ -97,6 +99,7 @@ int da_ctx_destroy(da_ctx *pctx) {
   da_ctx ctx = *pctx;
   if (ctx->la_grids_free)
     ctx->la_grids_free(ctx);
+  da_diag_free(ctx);
   MPI_Comm_free(&ctx->comm);
   free(ctx);
   *pctx = NULL;

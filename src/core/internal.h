@@ -28,6 +28,11 @@ struct da_ctx_s {
    * ScaLAPACK call must share one; la_grids_free (set with them) releases them. */
   void *la_grids;
   void (*la_grids_free)(da_ctx ctx);
+  /* Diagnostics (src/diag/diag.h): DA_DIAG_* bits that every hook tests first (0: all off),
+   * the progress bar's state (rank 0) and the trace being recorded. */
+  unsigned diag;
+  struct da_progress *progress;
+  struct da_trace *trace;
 };
 
 /* Records a message on ctx (may be NULL) and returns code. */

@@ -2,6 +2,7 @@
  * MPI-IO into a file staged aside and renamed over the target, scalar attributes, stacks. */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fchmod, fsync */
 #include "core/internal.h"
+#include "diag/diag.h"
 
 #include <hdf5.h>
 
@@ -211,6 +212,7 @@ static int read_run(const da_array a, int64_t b, da_input *ins, int nins, void *
     st[d] = (hsize_t)off[d], cn[d] = (hsize_t)shape[d];
   h5_quiet q = quiet_begin();
   int rc = DA_OK;
+  double t0 = da_trace_now(a->ctx); /* the trace's IO time */
   hid_t fs = H5Dget_space(p->dset);
   hid_t ms = a->ndim ? H5Screate_simple(a->ndim, cn, NULL) : H5Screate(H5S_SCALAR);
   if (fs < 0 || ms < 0 ||
@@ -224,6 +226,7 @@ static int read_run(const da_array a, int64_t b, da_input *ins, int nins, void *
     H5Sclose(ms);
   if (fs >= 0)
     H5Sclose(fs);
+  da_trace_io(a->ctx, "hdf5 read", b, da_block_size_of(a, b) * (int64_t)a->elsize, t0);
   quiet_end(q);
   return rc;
 }
@@ -560,6 +563,7 @@ static int write_block(da_array x, hid_t dset, hid_t mtype, hid_t dxpl, int64_t 
     for (int d = 0; d < x->ndim; d++)
       st[d] = (hsize_t)off[d], cn[d] = (hsize_t)shape[d];
   }
+  double t0 = da_trace_now(x->ctx); /* the trace's IO time */
   hid_t fs = H5Dget_space(dset);
   hid_t ms =
       x->ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(x->ndim, empty ? one : cn, NULL);
@@ -578,6 +582,7 @@ static int write_block(da_array x, hid_t dset, hid_t mtype, hid_t dxpl, int64_t 
     H5Sclose(ms);
   if (fs >= 0)
     H5Sclose(fs);
+  da_trace_io(x->ctx, "hdf5 write", b, empty ? 0 : da_block_size_of(x, b) * (int64_t)x->elsize, t0);
   return rc;
 }
 

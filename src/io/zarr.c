@@ -2,6 +2,7 @@
  * c-blosc), a lazy reader layer and a writer that replaces its target only when complete. */
 #define _GNU_SOURCE /* renameat2, mkdtemp, nftw */
 #include "io/zarr.h"
+#include "diag/diag.h"
 
 #include <blosc.h>
 #include <dirent.h>
@@ -519,6 +520,7 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
     zelems *= m->chunks[d];
   }
   size_t zbytes = (size_t)zelems * es, n = 0;
+  double t0 = da_trace_now(ctx); /* the trace's IO time */
   const char *raw = NULL;
   char *tmp = NULL, name[PATH_MAX];
   int rc = DA_OK;
@@ -566,6 +568,7 @@ static int zarr_run(const da_array a, int64_t b, da_input *ins, int nins, void *
         ci[d] = c0[d];
   }
   free(tmp);
+  da_trace_io(ctx, "zarr read", b, da_block_size_of(a, b) * (int64_t)es, t0);
   return rc;
 }
 
@@ -763,10 +766,13 @@ static int write_chunk(void *user, const da_array x, int64_t b, const void *data
   }
   char name[PATH_MAX];
   size_t n = 0;
+  double t0 = da_trace_now(ctx); /* the trace's IO time */
   int rc = chunk_encode(ctx, w->o, x->elsize, src, w->zbytes, &w->enc, &w->cap, &n);
   if (!rc)
     rc = chunk_name(ctx, w->dir, nd, bidx, '.', name, sizeof name);
-  return rc ? rc : write_file(ctx, name, w->enc, n, w->o->sync);
+  rc = rc ? rc : write_file(ctx, name, w->enc, n, w->o->sync);
+  da_trace_io(ctx, "zarr write", b, (int64_t)n, t0);
+  return rc;
 }
 
 /* Collective. Writes this rank's blocks of x as chunk files of dir, as they are computed. */

@@ -5,6 +5,7 @@
  * pieces are freed after their last use, and every buffer is counted in the context. */
 #define _GNU_SOURCE /* madvise */
 #include "core/internal.h"
+#include "diag/diag.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1419,6 +1420,25 @@ static int wait_all(da_ctx ctx, exchange *e) {
   return DA_OK;
 }
 
+/* run_task, timed for the trace and counted by the progress bar (hooks: one branch when off). */
+static int run_task_diag(plan *p, pstep *st, da_input *ins, da_input **dep_ins, int64_t *dep_cap,
+                         int64_t b) {
+  double t0 = da_task_begin(p->ctx);
+  int rc = run_task(p, st, ins, dep_ins, dep_cap, b);
+  da_task_end(p->ctx, p->pn[st->node].node->ops->name, b, t0);
+  return rc;
+}
+
+/* Tracing: the wave's messages xs[i0, i1) as one event per peer, from posting (t0) to now. */
+static void trace_xfers(da_ctx ctx, const xfer *xs, int64_t i0, int64_t i1, const char *name,
+                        double t0) {
+  if (!(ctx->diag & DA_DIAG_TRACE))
+    return;
+  for (int64_t i = i0; i < i1; i++)
+    da_trace_xfer_add(ctx, xs[i].peer, (int64_t)xs[i].bytes);
+  da_trace_xfer_flush(ctx, name, t0);
+}
+
 /* One wave: buffers, an agreement, transfers posted, the tasks with local inputs run while
  * they fly, then the rest; the wave's sends release their blocks. Collective. */
 static int run_wave(plan *p, pstep *st, const wave *w, da_input *ins, int prior) {
@@ -1435,12 +1455,16 @@ static int run_wave(plan *p, pstep *st, const wave *w, da_input *ins, int prior)
   if (!rc)
     rc = wave_alloc(p, st, w, &rx, &tx);
   /* No rank posts a message until every rank has its buffers. */
+  double tw = da_trace_now(ctx), tp = 0;
   rc = da_agree(ctx, rc);
+  da_trace_event(ctx, DA_EV_WAIT, "agree", -1, -1, 0, tw);
   da_array a = p->pn[st->node].node;
   da_input *dep_ins = NULL;
   int64_t dep_cap = 0;
   if (!rc) {
+    tp = da_trace_now(ctx);
     rc = post_transfers(p, st, w, &rx, &tx, tag);
+    da_trace_event(ctx, DA_EV_COMM, "post transfers", -1, -1, 0, tp);
     if (rc) {
       /* Transfers already posted must still complete before their buffers go. */
       wait_all(ctx, &rx);
@@ -1456,17 +1480,23 @@ static int run_wave(plan *p, pstep *st, const wave *w, da_input *ins, int prior)
       if (!task_ready(p, a, st->tasks[w->t0 + t]))
         later[t] = true;
       else
-        rc = run_task(p, st, ins, &dep_ins, &dep_cap, st->tasks[w->t0 + t]);
+        rc = run_task_diag(p, st, ins, &dep_ins, &dep_cap, st->tasks[w->t0 + t]);
     }
+    tw = da_trace_now(ctx);
     int wrc = wait_all(ctx, &rx);
+    da_trace_event(ctx, DA_EV_WAIT, "wait receives", -1, -1, 0, tw);
+    trace_xfers(ctx, st->recvs.v, w->r0, w->r1, "recv", tp);
     if (!rc)
       rc = wrc;
     if (!rc)
       rc = recv_place(p, st, w, &rx);
     for (int64_t t = 0; t < nt && !rc; t++)
       if (later[t])
-        rc = run_task(p, st, ins, &dep_ins, &dep_cap, st->tasks[w->t0 + t]);
+        rc = run_task_diag(p, st, ins, &dep_ins, &dep_cap, st->tasks[w->t0 + t]);
+    tw = da_trace_now(ctx);
     wrc = wait_all(ctx, &tx);
+    da_trace_event(ctx, DA_EV_WAIT, "wait sends", -1, -1, 0, tw);
+    trace_xfers(ctx, st->sends.v, w->s0, w->s1, "send", tp);
     if (!rc)
       rc = wrc;
     for (int64_t i = w->s0; i < w->s1; i++)
@@ -1481,7 +1511,10 @@ static int run_wave(plan *p, pstep *st, const wave *w, da_input *ins, int prior)
   free(dep_ins);
   exchange_free(p, &rx);
   exchange_free(p, &tx);
-  return da_agree(ctx, rc);
+  tw = da_trace_now(ctx);
+  rc = da_agree(ctx, rc);
+  da_trace_event(ctx, DA_EV_WAIT, "agree", -1, -1, 0, tw);
+  return rc;
 }
 
 static int run_step(plan *p, pstep *st) {
@@ -1511,12 +1544,30 @@ static int run_step(plan *p, pstep *st) {
   return rc;
 }
 
+/* The progress bar's totals (rank 0): this rank's tasks and every rank's, as each rank
+ * derives the whole plan. */
+static void progress_begin(plan *p) {
+  int64_t mine = 0, all = 0;
+  for (int64_t s = 0; s < p->nsteps; s++) {
+    const pnode *q = &p->pn[p->steps[s].node];
+    mine += p->steps[s].ntasks;
+    for (int64_t b = 0; b < q->node->nblocks; b++)
+      all += q->need[b];
+  }
+  da_progress_begin_impl(p->ctx, mine, all);
+}
+
 static int schedule_plan(da_array target, da_block_sink sink, void *user) {
   da_ctx ctx = target->ctx;
   plan p = {.ctx = ctx, .sink = sink, .sink_user = user};
   int rc = da_agree(ctx, plan_build(&p, target));
+  bool progress = !rc && da_progress_on(ctx);
+  if (progress)
+    progress_begin(&p);
   for (int64_t s = 0; s < p.nsteps && !rc; s++)
     rc = run_step(&p, &p.steps[s]);
+  if (progress)
+    da_progress_end_impl(ctx, rc);
   if (!rc && !sink) {
     target->lblocks = calloc((size_t)(target->nlocal ? target->nlocal : 1), sizeof(void *));
     rc = da_agree(ctx,
@@ -1570,8 +1621,12 @@ static int run_collectives(da_array target, da_array **temp, int64_t *ntemp) {
       if (!rc)
         (*temp)[(*ntemp)++] = in;
     }
-    if (!rc)
-      rc = da_agree(ctx, a->ops->collective(a));
+    if (!rc) {
+      double t0 = da_task_begin(ctx); /* traced as one task of the whole layer */
+      rc = a->ops->collective(a);
+      da_task_end(ctx, a->ops->name, -1, t0);
+      rc = da_agree(ctx, rc);
+    }
     if (!rc && a != target)
       (*temp)[(*ntemp)++] = a;
   }
