@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L /* pread, pwrite, mkstemp, fchmod */
 #include "io/npy.h"
 
+#include "diag/diag.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -494,7 +496,9 @@ static int npy_run(const da_array a, int64_t b, da_input *ins, int nins, void *o
   da_block_offset_of(a, b, off);
   da_block_shape_of(a, b, shp);
   run_io io = {a->ctx, p->path, p->fd, p->base, out, 0};
+  double t0 = da_trace_now(a->ctx); /* the trace's IO time */
   DA_TRY(box_runs(a->ndim, a->shape, off, shp, a->elsize, read_run, &io));
+  da_trace_io(a->ctx, "npy read", b, n * (int64_t)a->elsize, t0);
   fix_elements(a->dtype, p->swap, out, n);
   return DA_OK;
 }
@@ -813,7 +817,10 @@ static int npy_sink(void *user, const da_array x, int64_t b, const void *data) {
   da_block_offset_of(x, b, off);
   da_block_shape_of(x, b, shp);
   run_io io = {x->ctx, w->path, w->fd, w->base, (char *)data, 0};
-  return box_runs(x->ndim, x->shape, off, shp, x->elsize, write_run, &io);
+  double t0 = da_trace_now(x->ctx);
+  int rc = box_runs(x->ndim, x->shape, off, shp, x->elsize, write_run, &io);
+  da_trace_io(x->ctx, "npy write", b, da_block_size_of(x, b) * (int64_t)x->elsize, t0);
+  return rc;
 }
 
 int da_to_npy(da_array x, const char *path) {
