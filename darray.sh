@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # darray.sh -- build, demo, test and benchmark entry point for darray.
 #
-#   ./darray.sh demo            install deps, build Release in build/, run darray-demo on 2 ranks
-#   ./darray.sh test            install deps, build build/ (Release, -Werror) and run ctest, then
-#                               build-asan/ (Debug, ASan+UBSan, -Werror) and run ctest, then
-#                               build-fuzz/ (clang, libFuzzer) and fuzz each target for 30 s
+#   ./darray.sh demo [OPT...]   install deps, build Release in build/, run darray-topo on the real
+#                               DEM on 2 ranks (output in topo-out/; OPTs go to darray-topo)
+#   ./darray.sh test            install deps, build build/ (Release, -Werror) and run ctest (incl.
+#                               the Slurm test), then build-asan/ (Debug, ASan+UBSan, -Werror) and
+#                               run ctest, then build-fuzz/ (clang, libFuzzer) and fuzz each target
+#                               for 30 s
 #   ./darray.sh bench [NAME...] install deps, build Release, run darray-bench NAME... on 2 ranks
 #   ./darray.sh build           install deps and build Release in build/ only
 #
@@ -31,6 +33,8 @@ PACKAGES=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin
 # Only `test` needs these: -fsanitize=fuzzer links libclang_rt.fuzzer, which is in libclang-rt-dev
 # (only recommended by clang, and apt-get runs here without recommends).
 FUZZ_PACKAGES=(clang libclang-rt-dev)
+# Only `test` needs these too: the Slurm test (tests/slurm/run.sh) starts a single-node Slurm.
+SLURM_PACKAGES=(slurm-wlm munge)
 
 # Open MPI settings that make mpirun usable as root, oversubscribed, and inside containers
 # (CMA single-copy via process_vm_readv is often forbidden there).
@@ -46,7 +50,7 @@ log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'darray.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------------------
@@ -132,12 +136,21 @@ cmd_build() {
   build_release
 }
 
+# The main job: darray-topo's topography analysis of the real DEM (from python-matplotlib-data),
+# writing topo-out/ (topo.h5, PNG pictures, report.txt). darray-demo stands in if darray-topo
+# was not built.
 cmd_demo() {
   ensure_packages
   build_release
-  [[ -x "$BIN_DIR/darray-demo" ]] || die "$BIN_DIR/darray-demo was not built"
+  if [[ -x "$BIN_DIR/darray-topo" ]]; then
+    log "mpirun -np $NP darray-topo --input dem --output topo-out $*"
+    "${MPIRUN[@]}" -np "$NP" "$BIN_DIR/darray-topo" --input dem --output topo-out "$@" </dev/null
+    return
+  fi
+  echo "darray.sh: $BIN_DIR/darray-topo was not built; running darray-demo instead" >&2
+  [[ -x "$BIN_DIR/darray-demo" ]] || die "$BIN_DIR/darray-demo was not built either"
   log "mpirun -np $NP darray-demo"
-  "${MPIRUN[@]}" -np "$NP" "$BIN_DIR/darray-demo" "$@" </dev/null
+  "${MPIRUN[@]}" -np "$NP" "$BIN_DIR/darray-demo" </dev/null
 }
 
 cmd_bench() {
@@ -149,20 +162,21 @@ cmd_bench() {
 }
 
 cmd_test() {
-  ensure_packages "${FUZZ_PACKAGES[@]}"
+  ensure_packages "${FUZZ_PACKAGES[@]}" "${SLURM_PACKAGES[@]}"
   local logdir failed=()
   logdir=$(mktemp -d "${TMPDIR:-/tmp}/darray-test.XXXXXX")
 
-  # 1. Release build with -Werror, full test suite (incl. install-consumer).
+  # 1. Release build with -Werror, full test suite (incl. install-consumer and slurm).
   if configure_build "$BUILD_DIR" Release -DDARRAY_WERROR=ON; then
     run_ctest "$BUILD_DIR" "$logdir/release.log" || failed+=("ctest (build/)")
   else
     failed+=("build (build/)")
   fi
 
-  # 2. Debug build with ASan + UBSan and -Werror (install-consumer is not registered there).
+  # 2. Debug build with ASan + UBSan and -Werror (install-consumer is not registered there; the
+  # Slurm test only runs the same programs again, so it is left to the Release stage).
   if configure_build "$ASAN_DIR" Debug -DDARRAY_SANITIZE=ON -DDARRAY_WERROR=ON; then
-    run_ctest "$ASAN_DIR" "$logdir/asan.log" -LE install || failed+=("ctest (build-asan/)")
+    run_ctest "$ASAN_DIR" "$logdir/asan.log" -LE 'install|slurm' || failed+=("ctest (build-asan/)")
   else
     failed+=("build (build-asan/)")
   fi

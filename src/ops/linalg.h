@@ -45,7 +45,8 @@ void la_free(la_matrix *m);
  * singular") and code. Returns DA_OK when every rank's info is 0. */
 int la_info(da_ctx ctx, int info, const char *routine, int code, const char *what);
 
-/* ---- For the products (src/ops/linalg_products.c), and for any routine that wants more control. */
+/* ---- For the products (src/ops/linalg_products.c), and for any routine that wants more control.
+ */
 
 /* Collective. The cached BLACS context of an nprow x npcol grid over the context's ranks in
  * order 'R' (rank r * npcol + c) or 'C' (rank r + c * nprow); -1 on ranks outside it. Kept
