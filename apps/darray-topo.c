@@ -233,9 +233,11 @@ static double smooth(double t) {
   return t * t * (3.0 - 2.0 * t);
 }
 
-/* Octave k has lattice period base_period / 2^k pixels, down to 2 pixels. */
+/* Octave k has lattice period base_period / 2^k pixels, down to 2 pixels. The largest hills
+ * span at most 192 pixels (about 6 km at 30 m), so a big map holds many of them, with slopes
+ * of a few degrees at any size, rather than one hill stretched flat. */
 static int terrain_octaves(int64_t n, double *base) {
-  *base = n / 3.0 > 16.0 ? n / 3.0 : 16.0;
+  *base = n / 3.0 > 192.0 ? 192.0 : n / 3.0 > 16.0 ? n / 3.0 : 16.0;
   int k = 0;
   while (k < 14 && *base / (double)(1 << k) >= 2.0)
     k++;
