@@ -929,8 +929,7 @@ typedef struct {
   da_array a;
 } out_array;
 
-/* The small per-block arrays in one block each, then the big maps (their attributes cost a
- * copy of the file, so the small ones go first). */
+/* The small per-block arrays in one block each, then the big maps. */
 static int write_outputs(topo_app *app, topo_run *r, out_paths *p) {
   da_array bs, ff, zs, bm;
   MK(bs, da_rechunk(r->bstd, DA_CHUNKS(DA_CHUNK_WHOLE, DA_CHUNK_WHOLE), &bs));
@@ -946,22 +945,24 @@ static int write_outputs(topo_app *app, topo_run *r, out_paths *p) {
   int narr = (int)(sizeof arrs / sizeof arrs[0]);
   char ds[64];
   if (app->o.h5) {
-    if (app->rank == 0)
-      unlink(p->h5tmp);
+    double v[5] = {app->o.flat, r->in.sx_m, r->in.sy_m, (double)r->bidx[0], (double)r->bidx[1]};
+    static const char *names[5] = {"flat_threshold_deg", "spacing_x_m", "spacing_y_m",
+                                   "least_rugged_block_row", "least_rugged_block_col"};
+    da_hdf5_attr at[7];
     for (int k = 0; k < narr; k++) {
-      da_hdf5_options ho = {k == 0 ? DA_HDF5_TRUNCATE : DA_HDF5_UPDATE, 0, NULL, 0};
+      /* A new file first, then each map straight into it: no copies of a big file. */
+      int na = 0;
+      at[na++] = (da_hdf5_attr){.name = "units", .string = arrs[k].units};
+      if (k == 0) {
+        at[na++] = (da_hdf5_attr){.object = "/", .name = "input", .string = app->o.input};
+        for (int q = 0; q < 5; q++)
+          at[na++] =
+              (da_hdf5_attr){.object = "/", .name = names[q], .dtype = DA_FLOAT64, .value = &v[q]};
+      }
+      da_hdf5_options ho = {
+          .mode = k == 0 ? DA_HDF5_TRUNCATE : DA_HDF5_UPDATE_IN_PLACE, .attrs = at, .nattrs = na};
       snprintf(ds, sizeof ds, "/%s", arrs[k].name);
       int rc = da_to_hdf5(arrs[k].a, p->h5tmp, ds, &ho);
-      if (!rc)
-        rc = da_hdf5_set_attr_string(app->ctx, p->h5tmp, ds, "units", arrs[k].units);
-      if (!rc && k == 0) {
-        double v[5] = {app->o.flat, r->in.sx_m, r->in.sy_m, (double)r->bidx[0], (double)r->bidx[1]};
-        static const char *names[5] = {"flat_threshold_deg", "spacing_x_m", "spacing_y_m",
-                                       "least_rugged_block_row", "least_rugged_block_col"};
-        rc = da_hdf5_set_attr_string(app->ctx, p->h5tmp, "/", "input", app->o.input);
-        for (int q = 0; q < 5 && !rc; q++)
-          rc = da_hdf5_set_attr_number(app->ctx, p->h5tmp, "/", names[q], DA_FLOAT64, &v[q]);
-      }
       if (rc) {
         if (app->rank == 0)
           unlink(p->h5tmp);
@@ -1378,7 +1379,7 @@ static int write_terrain(topo_app *app) {
   if (zarr)
     CK(da_to_zarr(t, path, NULL));
   else
-    CK(da_to_hdf5(t, path, "/land", &(da_hdf5_options){DA_HDF5_TRUNCATE, 0, NULL, 0}));
+    CK(da_to_hdf5(t, path, "/land", &(da_hdf5_options){.mode = DA_HDF5_TRUNCATE}));
   say(app, "wrote a %lld x %lld x 4 uint8 terrain in %lld x %lld x 4 tiles to %s%s", (long long)n,
       (long long)n, (long long)c, (long long)c, path, zarr ? "" : " (dataset /land)");
   return 0;

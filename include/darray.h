@@ -914,13 +914,29 @@ DA_API int da_from_hdf5_stack(da_ctx ctx, int nfiles, const char *const paths[],
                               da_hdf5_join join, int axis, da_array *out);
 
 /* What da_to_hdf5 does with an existing file: add the dataset to it (replacing one of the
- * same name), or replace the whole file. */
-typedef enum { DA_HDF5_UPDATE, DA_HDF5_TRUNCATE } da_hdf5_mode;
+ * same name), or replace the whole file; both through a temporary file renamed over the
+ * target. DA_HDF5_UPDATE_IN_PLACE adds the dataset to the file itself (made if absent):
+ * no copy of what the file holds, but a failed write can leave it damaged. It is for files
+ * a program fills in several calls and renames into place itself when all are written. */
+typedef enum { DA_HDF5_UPDATE, DA_HDF5_TRUNCATE, DA_HDF5_UPDATE_IN_PLACE } da_hdf5_mode;
+
+/* A scalar attribute: a string (string non-NULL, written as h5py writes strings) or a number
+ * (*value of dtype). object: NULL for the dataset written, "/" for the file, or the path of
+ * a group or dataset. */
+typedef struct da_hdf5_attr {
+  const char *object, *name;
+  const char *string;
+  da_dtype dtype;
+  const void *value;
+} da_hdf5_attr;
+
 typedef struct da_hdf5_options {
   da_hdf5_mode mode;
-  int deflate;           /* gzip level 1-9 (written with collective IO); 0: none */
-  const int64_t *chunks; /* the dataset's chunk shape; NULL: the array's largest chunks */
-  int sync;              /* non-zero: fsync the file before it replaces the target */
+  int deflate;               /* gzip level 1-9 (written with collective IO); 0: none */
+  const int64_t *chunks;     /* the dataset's chunk shape; NULL: the array's largest chunks */
+  int sync;                  /* non-zero: fsync the file before it replaces the target */
+  const da_hdf5_attr *attrs; /* nattrs attributes written with the dataset, in the same pass */
+  int nattrs;
 } da_hdf5_options;
 
 /* Collective. Computes x and writes it into dataset `dataset` (intermediate groups are
@@ -930,7 +946,8 @@ typedef struct da_hdf5_options {
  * the ranks write a temporary file next to the target (path.da-tmp-XXXXXX, a copy of the
  * existing file in DA_HDF5_UPDATE mode), and rank 0 renames it over the target only when
  * complete (and synced, with sync); a failed or killed write leaves the previous file as it
- * was (a killed job may leave the temporary file).
+ * was (a killed job may leave the temporary file). Attributes in opt are set before the
+ * rename (replacing ones of the same name); a bad one fails the whole write.
  * opt NULL: DA_HDF5_UPDATE, no compression, the array's chunks. The file must be on a
  * file system every rank sees. */
 DA_API int da_to_hdf5(da_array x, const char *path, const char *dataset,
@@ -939,9 +956,9 @@ DA_API int da_to_hdf5(da_array x, const char *path, const char *dataset,
 /* Collective. Scalar attributes of the object `object` ("/" for the file, a group or a
  * dataset) of an existing file. Setting one replaces an attribute of that name; the file is
  * changed as da_to_hdf5 changes it (a copy renamed over it, so it costs a copy of the
- * file). Strings are written as h5py writes them (variable-length UTF-8); numbers as a
- * scalar of dtype dt read from / written to *value (reading converts to dt). Reading a
- * string into len bytes too few is DA_ERR_BUFFER. */
+ * file: attributes given to da_to_hdf5 with the dataset cost nothing more). Strings are written as
+ * h5py writes them (variable-length UTF-8); numbers as a scalar of dtype dt read from / written to
+ * *value (reading converts to dt). Reading a string into len bytes too few is DA_ERR_BUFFER. */
 DA_API int da_hdf5_set_attr_string(da_ctx ctx, const char *path, const char *object,
                                    const char *name, const char *value);
 DA_API int da_hdf5_set_attr_number(da_ctx ctx, const char *path, const char *object,

@@ -1,7 +1,8 @@
 /* Parallel HDF5: round trips of random 0-d to 4-D arrays of every dtype with uneven chunks,
  * deflate on and off, groups, conversion on read, default chunks grown from small ones,
- * attributes, stacks of files, and bad input (missing file, group or dataset, files that are
- * not HDF5, read-only targets, a full disk) failing on every rank with the old file intact. */
+ * attributes (set alone and with a write), in-place updates, stacks of files, and bad input
+ * (missing file, group or dataset, files that are not HDF5, read-only targets, a full disk) failing
+ * on every rank with the old file intact. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "test_util.h"
 #include "test_immutable.h"
@@ -229,6 +230,97 @@ static void test_attributes(void) {
   da_array_destroy(&a);
 }
 
+static bool same_bytes(const char *a, long na, const char *b, long nb) {
+  return na == nb && na >= 0 && memcmp(a, b, (size_t)na) == 0;
+}
+
+/* Attributes given with the write, and in-place updates (no copy: the file keeps its inode). */
+static void test_write_attrs_in_place(void) {
+  const char *f = file_in("inplace.h5");
+  da_array a, b, c;
+  TU_OK(ctx, da_arange(ctx, 0, 42, 1, DA_CHUNKS(5), DA_INT32, &a));
+  TU_OK(ctx, da_ones(ctx, 2, (int64_t[]){7, 9}, DA_CHUNKS(3, 4), DA_FLOAT32, &b));
+  TU_OK(ctx, da_full(ctx, 0, NULL, NULL, DA_FLOAT64, 2.5, &c));
+  double eps = 1e-3;
+  int16_t lvl = -4;
+  da_hdf5_attr at[] = {{.name = "units", .string = "m"},
+                       {.object = "/", .name = "eps", .dtype = DA_FLOAT64, .value = &eps},
+                       {.object = "/", .name = "title", .string = "run 1"}};
+  TU_OK(ctx, da_to_hdf5(a, f, "/g/a",
+                        &(da_hdf5_options){.mode = DA_HDF5_TRUNCATE, .attrs = at, .nattrs = 3}));
+  struct stat s0, s1;
+  CHECK(stat(f, &s0) == 0);
+  da_hdf5_attr bt[] = {{.name = "units", .string = "ft"},
+                       {.object = "/g/a", .name = "level", .dtype = DA_INT16, .value = &lvl},
+                       {.object = "/", .name = "title", .string = "run 2"}};
+  TU_OK(ctx, da_to_hdf5(b, f, "/g/b",
+                        &(da_hdf5_options){
+                            .mode = DA_HDF5_UPDATE_IN_PLACE, .attrs = bt, .nattrs = 3, .sync = 1}));
+  TU_OK(ctx, da_to_hdf5(c, f, "/c", &(da_hdf5_options){.mode = DA_HDF5_UPDATE_IN_PLACE}));
+  /* Replacing a dataset in place. */
+  TU_OK(ctx, da_to_hdf5(b, f, "/g/b", &(da_hdf5_options){.mode = DA_HDF5_UPDATE_IN_PLACE}));
+  CHECK(stat(f, &s1) == 0 && s0.st_ino == s1.st_ino);
+  char buf[16];
+  double e = 0;
+  int64_t l = 0;
+  TU_OK(ctx, da_hdf5_get_attr_string(ctx, f, "/g/a", "units", buf, sizeof buf));
+  CHECKF(!strcmp(buf, "m"), "units of /g/a '%s'", buf);
+  TU_OK(ctx, da_hdf5_get_attr_string(ctx, f, "/", "title", buf, sizeof buf));
+  CHECKF(!strcmp(buf, "run 2"), "title '%s'", buf);
+  TU_OK(ctx, da_hdf5_get_attr_number(ctx, f, "/", "eps", DA_FLOAT64, &e));
+  TU_OK(ctx, da_hdf5_get_attr_number(ctx, f, "/g/a", "level", DA_INT64, &l));
+  CHECK(e == eps && l == -4);
+  /* The dataset replaced in place lost its attribute with it. */
+  expect_error(da_hdf5_get_attr_string(ctx, f, "/g/b", "units", buf, sizeof buf), DA_ERR_IO,
+               "attribute of a replaced dataset");
+  da_array ra, rb, rc;
+  TU_OK(ctx, da_from_hdf5(ctx, f, "/g/a", NULL, DA_DTYPE_NATIVE, &ra));
+  TU_OK(ctx, da_from_hdf5(ctx, f, "/g/b", NULL, DA_DTYPE_NATIVE, &rb));
+  TU_OK(ctx, da_from_hdf5(ctx, f, "/c", NULL, DA_DTYPE_NATIVE, &rc));
+  int32_t *va = tu_gather_all(ra), *wa = tu_gather_all(a);
+  float *vb = tu_gather_all(rb), *wb = tu_gather_all(b);
+  double *vc = tu_gather_all(rc);
+  COMPARE_N("in-place /g/a", DA_INT32, va, wa, 42, -1, 0);
+  COMPARE_N("in-place /g/b", DA_FLOAT32, vb, wb, 63, -1, 0);
+  CHECK(vc[0] == 2.5);
+  free(va), free(wa), free(vb), free(wb), free(vc);
+  da_array_destroy(&ra), da_array_destroy(&rb), da_array_destroy(&rc);
+
+  /* In place into a new file makes it. */
+  const char *g = file_in("inplace-new.h5");
+  TU_OK(ctx, da_to_hdf5(a, g, "/a", &(da_hdf5_options){.mode = DA_HDF5_UPDATE_IN_PLACE}));
+  TU_OK(ctx, da_from_hdf5(ctx, g, "/a", NULL, DA_DTYPE_NATIVE, &ra));
+  CHECK(da_array_size(ra) == 42);
+  da_array_destroy(&ra);
+
+  /* Bad attributes fail before anything is written; an attribute of a missing object fails
+   * the staged write, which leaves the file as it was. */
+  long n0, n1;
+  char *before = slurp(f, &n0);
+  da_hdf5_options o = {.attrs = (da_hdf5_attr[]){{.name = ""}}, .nattrs = 1};
+  expect_error(da_to_hdf5(a, f, "/x", &o), DA_ERR_ARG, "attribute without a name");
+  o.attrs = (da_hdf5_attr[]){{.name = "n", .dtype = (da_dtype)99, .value = &e}};
+  expect_error(da_to_hdf5(a, f, "/x", &o), DA_ERR_DTYPE, "attribute of an unknown dtype");
+  o.attrs = (da_hdf5_attr[]){{.name = "n", .dtype = DA_FLOAT64}};
+  expect_error(da_to_hdf5(a, f, "/x", &o), DA_ERR_ARG, "attribute without a value");
+  o.attrs = NULL;
+  expect_error(da_to_hdf5(a, f, "/x", &o), DA_ERR_ARG, "attributes at NULL");
+  o.attrs = (da_hdf5_attr[]){{.object = "/nowhere", .name = "n", .string = "v"}};
+  expect_error(da_to_hdf5(a, f, "/x", &o), DA_ERR_IO, "attribute of a missing object");
+  expect_error(da_to_hdf5(a, f, "/x", &(da_hdf5_options){.mode = (da_hdf5_mode)7}), DA_ERR_ARG,
+               "unknown mode");
+  char *after = slurp(f, &n1);
+  CHECK(same_bytes(before, n0, after, n1));
+  free(before), free(after);
+  write_text(file_in("text2.h5"), "not HDF5 either\n");
+  expect_error(
+      da_to_hdf5(a, file_in("text2.h5"), "/a", &(da_hdf5_options){.mode = DA_HDF5_UPDATE_IN_PLACE}),
+      DA_ERR_IO, "in-place update of a text file");
+  da_array_destroy(&c);
+  da_array_destroy(&b);
+  da_array_destroy(&a);
+}
+
 /* ---------------------------------------------------------------- stacks */
 
 static void test_stack(void) {
@@ -278,10 +370,6 @@ static void test_stack(void) {
 }
 
 /* ---------------------------------------------------------------- bad input */
-
-static bool same_bytes(const char *a, long na, const char *b, long nb) {
-  return na == nb && na >= 0 && memcmp(a, b, (size_t)na) == 0;
-}
 
 static void test_bad_input(void) {
   da_array a = NULL, x;
@@ -483,6 +571,7 @@ int main(int argc, char **argv) {
   tu_sync();
   test_default_chunks();
   test_attributes();
+  test_write_attrs_in_place();
   test_stack();
   test_bad_input();
   test_read_only();

@@ -692,6 +692,126 @@ static int write_staged(da_array x, const char *tmp, const char *dataset,
   return rc;
 }
 
+/* ---------------------------------------------------------------- attributes */
+
+/* One attribute into the open file; object NULL is `dataset`. */
+static int attr_put(da_ctx ctx, hid_t file, const char *path, const char *dataset,
+                    const da_hdf5_attr *a) {
+  const char *object = a->object ? a->object : dataset;
+  int rc = strcmp(object, "/") ? check_path(ctx, file, path, object) : DA_OK;
+  hid_t obj = rc ? H5I_INVALID_HID : H5Oopen(file, object, H5P_DEFAULT);
+  if (!rc && obj < 0)
+    rc = h5_err(ctx, "cannot open '%s' in '%s'", object, path);
+  if (!rc && H5Aexists(obj, a->name) > 0 && H5Adelete(obj, a->name) < 0)
+    rc = h5_err(ctx, "cannot replace attribute '%s'", a->name);
+  hid_t t = H5I_INVALID_HID, sp = H5I_INVALID_HID, at = H5I_INVALID_HID;
+  if (!rc) {
+    if (a->string) {
+      t = H5Tcopy(H5T_C_S1);
+      if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0))
+        H5Tclose(t), t = H5I_INVALID_HID;
+    } else {
+      t = type_new(a->dtype);
+    }
+    sp = H5Screate(H5S_SCALAR);
+    if (t < 0 || sp < 0 || (at = H5Acreate2(obj, a->name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(at, t, a->string ? (const void *)&a->string : a->value) < 0)
+      rc = h5_err(ctx, "cannot write attribute '%s' of '%s'", a->name, object);
+  }
+  if (at >= 0)
+    H5Aclose(at);
+  if (sp >= 0)
+    H5Sclose(sp);
+  if (t >= 0)
+    H5Tclose(t);
+  if (obj >= 0)
+    H5Oclose(obj);
+  return rc;
+}
+
+/* Rank 0 alone writes the attributes into file (the serial driver: no collective
+ * metadata), after the parallel writes have closed it. */
+static int attrs_write(da_ctx ctx, const char *file_name, const char *path, const char *dataset,
+                       int n, const da_hdf5_attr *attrs) {
+  h5_quiet q = quiet_begin();
+  hid_t fapl = read_fapl();
+  hid_t file = H5Fopen(file_name, H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  int rc = file < 0 ? h5_err(ctx, "cannot open '%s' for writing", path) : DA_OK;
+  for (int i = 0; i < n && !rc; i++)
+    rc = attr_put(ctx, file, path, dataset, &attrs[i]);
+  if (file >= 0 && H5Fclose(file) < 0 && !rc)
+    rc = h5_err(ctx, "cannot close '%s'", path);
+  quiet_end(q);
+  return rc;
+}
+
+/* The same checks on every rank, before any file is touched. */
+static int attrs_check(da_ctx ctx, int n, const da_hdf5_attr *attrs, bool with_dataset) {
+  if (n < 0 || (n > 0 && !attrs))
+    return DA_ERR(ctx, DA_ERR_ARG, "%d attributes at %p", n, (const void *)attrs);
+  for (int i = 0; i < n; i++) {
+    const da_hdf5_attr *a = &attrs[i];
+    if (!a->name || !*a->name || (!a->object && !with_dataset))
+      return DA_ERR(ctx, DA_ERR_ARG, "attribute %d: object and name must be given", i);
+    if (!a->string && !da_dtype_valid(a->dtype))
+      return DA_ERR(ctx, DA_ERR_DTYPE, "attribute '%s': unknown dtype %d", a->name, (int)a->dtype);
+    if (!a->string && !a->value)
+      return DA_ERR(ctx, DA_ERR_ARG, "attribute '%s': value is NULL", a->name);
+  }
+  return DA_OK;
+}
+
+/* Rank 0's half of an in-place update: path made an HDF5 file if absent (else checked to
+ * be one), with `reserve` more bytes allocated as stage_local does. */
+static int in_place_local(da_ctx ctx, const char *path, int64_t reserve) {
+  int rc = DA_OK;
+  if (access(path, F_OK) != 0) {
+    hid_t f = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0 || H5Fclose(f) < 0)
+      rc = h5_err(ctx, "cannot create '%s'", path);
+  } else if (H5Fis_hdf5(path) <= 0) {
+    rc = DA_ERR(ctx, DA_ERR_IO, "'%s' exists and is not an HDF5 file", path);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  int fd = rc || reserve <= 0 ? -1 : open(path, O_WRONLY);
+  if (!rc && fd < 0)
+    rc = DA_ERR(ctx, DA_ERR_IO, "cannot open '%s' for writing: %s", path, strerror(errno));
+  struct stat st;
+  int e = fd < 0 ? 0 : fstat(fd, &st) ? errno : posix_fallocate(fd, st.st_size, (off_t)reserve);
+  if (e)
+    rc = DA_ERR(ctx, DA_ERR_IO, "no room for %lld more bytes in '%s': %s", (long long)reserve, path,
+                strerror(e));
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+/* Collective. The dataset written into the file itself, then its attributes, then a sync
+ * when asked. */
+static int write_in_place(da_array x, const char *path, const char *dataset,
+                          const da_hdf5_options *o, int64_t reserve) {
+  da_ctx ctx = x->ctx;
+  int rc = DA_OK;
+  h5_quiet q = quiet_begin();
+  if (ctx->rank == 0)
+    rc = in_place_local(ctx, path, reserve);
+  rc = da_agree(ctx, rc);
+  if (!rc)
+    rc = da_agree(ctx, write_staged(x, path, dataset, o));
+  if (!rc && ctx->rank == 0 && o->nattrs)
+    rc = attrs_write(ctx, path, path, dataset, o->nattrs, o->attrs);
+  if (!rc && ctx->rank == 0 && o->sync) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0)
+      rc = DA_ERR(ctx, DA_ERR_IO, "cannot sync '%s': %s", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+  }
+  quiet_end(q);
+  return da_agree(ctx, rc);
+}
+
 int da_to_hdf5(da_array x, const char *path, const char *dataset, const da_hdf5_options *opt) {
   if (!x)
     return DA_ERR_ARG;
@@ -700,12 +820,15 @@ int da_to_hdf5(da_array x, const char *path, const char *dataset, const da_hdf5_
   int rc = DA_OK;
   if (!path || !*path || !dataset || !*dataset)
     rc = DA_ERR(ctx, DA_ERR_ARG, "path and dataset must be given");
-  else if (o.mode != DA_HDF5_UPDATE && o.mode != DA_HDF5_TRUNCATE)
+  else if (o.mode != DA_HDF5_UPDATE && o.mode != DA_HDF5_TRUNCATE &&
+           o.mode != DA_HDF5_UPDATE_IN_PLACE)
     rc = DA_ERR(ctx, DA_ERR_ARG, "unknown mode %d", (int)o.mode);
   else if (o.deflate < 0 || o.deflate > 9)
     rc = DA_ERR(ctx, DA_ERR_ARG, "deflate level %d is not in 0-9", o.deflate);
   else if (o.deflate && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
     rc = DA_ERR(ctx, DA_ERR_UNSUPPORTED, "this HDF5 has no deflate filter");
+  else
+    rc = attrs_check(ctx, o.nattrs, o.attrs, true);
   if (x->ndim == 0 || x->size == 0)
     o.deflate = 0; /* contiguous: nothing to filter */
   /* Rank 0 decides whether there is a file to update, for all. */
@@ -724,83 +847,39 @@ int da_to_hdf5(da_array x, const char *path, const char *dataset, const da_hdf5_
   bool ran = !x->materialized && o.deflate > 0;
   if (ran)
     DA_TRY(da_schedule(x));
-  size_t len = strlen(path) + 32;
-  char *tmp = calloc(len, 1);
-  rc = tmp ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate a file name");
-  rc = da_agree(ctx, rc);
   /* The raw data, deflate's worst case, and room for the chunk index and other metadata. */
   int64_t reserve = x->size * (int64_t)x->elsize;
   reserve += reserve / 64 + x->nblocks * 1024 + (1 << 20);
-  if (!rc && !(rc = stage_begin(ctx, path, existing, reserve, tmp, len))) {
-    h5_quiet q = quiet_begin();
-    rc = write_staged(x, tmp, dataset, &o);
-    quiet_end(q);
-    rc = stage_end(ctx, tmp, path, o.sync, rc);
+  if (o.mode == DA_HDF5_UPDATE_IN_PLACE) {
+    rc = write_in_place(x, path, dataset, &o, reserve);
+  } else {
+    size_t len = strlen(path) + 32;
+    char *tmp = calloc(len, 1);
+    rc = tmp ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate a file name");
+    rc = da_agree(ctx, rc);
+    if (!rc && !(rc = stage_begin(ctx, path, existing, reserve, tmp, len))) {
+      h5_quiet q = quiet_begin();
+      rc = da_agree(ctx, write_staged(x, tmp, dataset, &o));
+      quiet_end(q);
+      if (!rc && ctx->rank == 0 && o.nattrs)
+        rc = attrs_write(ctx, tmp, path, dataset, o.nattrs, o.attrs);
+      rc = stage_end(ctx, tmp, path, o.sync, rc);
+    }
+    free(tmp);
   }
-  free(tmp);
   if (ran)
     da_drop_blocks(x);
   return rc;
 }
 
-/* ---------------------------------------------------------------- attributes */
+/* ---------------------------------------------------------------- attribute calls */
 
-typedef struct {
-  const char *str; /* a string attribute, or */
-  da_dtype dt;     /* a number of this dtype */
-  const void *value;
-} attr_value;
-
-/* Rank 0 alone writes the attribute into the staged copy (the serial driver). */
-static int attr_write(da_ctx ctx, const char *tmp, const char *path, const char *object,
-                      const char *name, const attr_value *v) {
-  hid_t fapl = read_fapl();
-  hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, fapl);
-  H5Pclose(fapl);
-  if (file < 0)
-    return h5_err(ctx, "cannot open '%s' for writing", path);
-  int rc = strcmp(object, "/") ? check_path(ctx, file, path, object) : DA_OK;
-  hid_t obj = rc ? H5I_INVALID_HID : H5Oopen(file, object, H5P_DEFAULT);
-  if (!rc && obj < 0)
-    rc = h5_err(ctx, "cannot open '%s' in '%s'", object, path);
-  if (!rc && H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
-    rc = h5_err(ctx, "cannot replace attribute '%s'", name);
-  hid_t t = H5I_INVALID_HID, sp = H5I_INVALID_HID, at = H5I_INVALID_HID;
-  if (!rc) {
-    if (v->str) {
-      t = H5Tcopy(H5T_C_S1);
-      if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0))
-        H5Tclose(t), t = H5I_INVALID_HID;
-    } else {
-      t = type_new(v->dt);
-    }
-    sp = H5Screate(H5S_SCALAR);
-    if (t < 0 || sp < 0 || (at = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-        H5Awrite(at, t, v->str ? (const void *)&v->str : v->value) < 0)
-      rc = h5_err(ctx, "cannot write attribute '%s' of '%s'", name, object);
-  }
-  if (at >= 0)
-    H5Aclose(at);
-  if (sp >= 0)
-    H5Sclose(sp);
-  if (t >= 0)
-    H5Tclose(t);
-  if (obj >= 0)
-    H5Oclose(obj);
-  if (H5Fclose(file) < 0 && !rc)
-    rc = h5_err(ctx, "cannot close '%s'", path);
-  return rc;
-}
-
-static int attr_set(da_ctx ctx, const char *path, const char *object, const char *name,
-                    const attr_value *v) {
+static int attr_set(da_ctx ctx, const char *path, const da_hdf5_attr *a) {
   int rc = DA_OK;
-  if (!path || !object || !name || !*name)
+  if (!path)
     rc = DA_ERR(ctx, DA_ERR_ARG, "path, object and name must be given");
-  else if (!v->str && !da_dtype_valid(v->dt))
-    rc = DA_ERR(ctx, DA_ERR_DTYPE, "unknown dtype %d", (int)v->dt);
-  else if (!v->str && !v->value)
-    rc = DA_ERR(ctx, DA_ERR_ARG, "value is NULL");
+  else
+    rc = attrs_check(ctx, 1, a, false);
   if (!rc && ctx->rank == 0) {
     h5_quiet q = quiet_begin();
     if (access(path, F_OK) != 0)
@@ -815,11 +894,8 @@ static int attr_set(da_ctx ctx, const char *path, const char *object, const char
   char *tmp = calloc(len, 1);
   rc = da_agree(ctx, tmp ? DA_OK : DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate a file name"));
   if (!rc && !(rc = stage_begin(ctx, path, true, 1 << 16, tmp, len))) {
-    if (ctx->rank == 0) {
-      h5_quiet q = quiet_begin();
-      rc = attr_write(ctx, tmp, path, object, name, v);
-      quiet_end(q);
-    }
+    if (ctx->rank == 0)
+      rc = attrs_write(ctx, tmp, path, NULL, 1, a);
     rc = stage_end(ctx, tmp, path, false, rc);
   }
   free(tmp);
@@ -832,14 +908,15 @@ int da_hdf5_set_attr_string(da_ctx ctx, const char *path, const char *object, co
     return DA_ERR_ARG;
   if (!value)
     return DA_ERR(ctx, DA_ERR_ARG, "value is NULL");
-  return attr_set(ctx, path, object, name, &(attr_value){.str = value});
+  return attr_set(ctx, path, &(da_hdf5_attr){.object = object, .name = name, .string = value});
 }
 
 int da_hdf5_set_attr_number(da_ctx ctx, const char *path, const char *object, const char *name,
                             da_dtype dt, const void *value) {
   if (!ctx)
     return DA_ERR_ARG;
-  return attr_set(ctx, path, object, name, &(attr_value){.dt = dt, .value = value});
+  return attr_set(ctx, path,
+                  &(da_hdf5_attr){.object = object, .name = name, .dtype = dt, .value = value});
 }
 
 /* Every rank reads the attribute on its own: into buf (a string of len bytes) or value. */
