@@ -625,6 +625,7 @@ typedef struct {
   int64_t site[NSITES];
   double site_flat[NSITES], site_std[NSITES], site_mean[NSITES];
   double *bstd_v, *bflat_v; /* every block's, for the tables */
+  char scratch[2][4300];    /* maps spooled to .npy files, removed at the end */
 } topo_run;
 
 static stat_spec spec_std = {STAT_STD, 0}, spec_mean = {STAT_MEAN, 0}, spec_min = {STAT_MIN, 0},
@@ -834,6 +835,38 @@ static int build_slope(topo_app *app, topo_run *r) {
   spec_flat.threshold = app->o.flat;
   TRYAPP(per_block(app, r->slope, &spec_flat, &r->flat));
   return 0;
+}
+
+/* A map too big to hold is written once to a scratch .npy beside the outputs (a directory
+ * every rank sees) and read back block by block by each later step, rather than computed
+ * again by each. */
+static int spool(topo_app *app, da_array *x, const char *name, char *path, size_t len) {
+  snprintf(path, len, "%s/.topo-%s.npy", app->o.outdir, name);
+  da_chunks ch = {0};
+  for (int d = 0; d < 2; d++)
+    ch.list[d] = da_array_chunks(*x, d), ch.nlist[d] = da_array_numblocks(*x)[d];
+  CK(da_to_npy(*x, path));
+  say(app, "        %s: %.4g GB, more than fits in memory, spooled to %s", name,
+      (double)da_array_nbytes(*x) / 1e9, path);
+  MK(*x, da_from_npy(app->ctx, path, &ch, x));
+  return 0;
+}
+
+/* Elevation held or spooled; the per-block and slope graphs then start from it. */
+static int keep_elevation(topo_app *app, topo_run *r) {
+  if (fits(app, r->elev))
+    return da_persist(r->elev) ? da_failed(app, 1) : 0;
+  TRYAPP(spool(app, &r->elev, "elevation", r->scratch[0], sizeof r->scratch[0]));
+  TRYAPP(per_block(app, r->elev, &spec_std, &r->bstd));
+  TRYAPP(per_block(app, r->elev, &spec_mean, &r->bmean));
+  return build_slope(app, r);
+}
+
+static int keep_slope(topo_app *app, topo_run *r) {
+  if (fits(app, r->slope))
+    return da_persist(r->slope) ? da_failed(app, 1) : 0;
+  TRYAPP(spool(app, &r->slope, "slope", r->scratch[1], sizeof r->scratch[1]));
+  return per_block(app, r->slope, &spec_flat, &r->flat);
 }
 
 /* Step 6-7 (the lab postscript): slope statistics, flat land per block, ranked sites. */
@@ -1316,14 +1349,14 @@ static int analyse(topo_app *app) {
     rc = app_error(app, "cannot write the graph to '%s': %s", app->o.dot, da_ctx_errmsg(app->ctx));
   if (app->o.dot)
     rc = rank0_says(app, rc);
-  if (!rc && fits(app, r->elev))
-    rc = da_persist(r->elev) ? da_failed(app, 1) : 0;
+  if (!rc)
+    rc = keep_elevation(app, r);
   if (!rc)
     rc = rugged(app, r);
   if (!rc)
     rc = zoom(app, r);
-  if (!rc && fits(app, r->slope))
-    rc = da_persist(r->slope) ? da_failed(app, 1) : 0;
+  if (!rc)
+    rc = keep_slope(app, r);
   if (!rc)
     rc = sites(app, r);
   if (!rc)
@@ -1357,6 +1390,10 @@ static int analyse(topo_app *app) {
       app_error(app, "cannot write '%s': %s", path, strerror(e));
     rc = rank0_says(app, e ? 1 : 0);
   }
+  MPI_Barrier(MPI_COMM_WORLD); /* every rank has read the scratch maps */
+  for (int k = 0; k < 2 && app->rank == 0; k++)
+    if (r->scratch[k][0])
+      unlink(r->scratch[k]);
   free(r->bstd_v), free(r->bflat_v), free(r->zstd_v), free(r);
   return rc;
 }

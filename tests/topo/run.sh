@@ -32,6 +32,16 @@ else
   cat "$tmp/log"
   "$python" "$check" --mode rgba --h5 "$tmp/land.h5" --out "$tmp/out" --log "$tmp/log" \
       --chunks "$chunk" --zarr || fail "the synthetic terrain's numbers differ from NumPy's"
+  # Under a memory limit too small to hold the maps they are spooled to scratch .npy files
+  # and read back: the same answers, and no scratch left behind.
+  DARRAY_MEMORY_LIMIT=1M run "$topo" --input "hdf5:$tmp/land.h5:/land" --chunks "$chunk" \
+      --output "$tmp/out3" --format both --check --no-progress > "$tmp/log3" 2>&1 ||
+    { cat "$tmp/log3"; fail "darray-topo under a 1 MiB memory limit"; }
+  grep -q "elevation: .* spooled to" "$tmp/log3" && grep -q "slope: .* spooled to" "$tmp/log3" ||
+    { cat "$tmp/log3"; fail "the maps were not spooled under a 1 MiB memory limit"; }
+  ! ls -A "$tmp/out3" | grep -q '^\.topo-' || fail "scratch files left in the output directory"
+  "$python" "$check" --mode rgba --h5 "$tmp/land.h5" --out "$tmp/out3" --log "$tmp/log3" \
+      --chunks "$chunk" --zarr || fail "the spooled run's numbers differ from NumPy's"
   # synthetic:N generated in place with other chunks gives the same terrain, bit for bit.
   other=$((chunk * 3 / 4))
   run "$topo" --input "synthetic:$size" --chunks "$other" --output "$tmp/out2" --format hdf5 \
