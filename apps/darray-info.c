@@ -86,6 +86,8 @@ static void print_info(const char *path, const char *name, const da_file_info *i
   }
   printf("compression:  %s\n", in->compression);
   printf("order:        %c\n", in->order);
+  if (in->fill[0])
+    printf("fill value:   %s\n", in->fill);
 }
 
 /* Opens the array with darray, lazily, in its own format. */

@@ -1044,6 +1044,7 @@ typedef struct da_file_info {
   int64_t stored_bytes;        /* bytes on disk (compressed), -1 when unknown */
   char compression[64];        /* "none", "gzip level 4", "blosc lz4 level 5 shuffle", ... */
   char order;                  /* 'C' or 'F' */
+  char fill[40];               /* fill value of unwritten chunks as text, "none"; "" for npy/npz */
 } da_file_info;
 /* Local. Inspects the array at path: an HDF5 file (name: the dataset), a Zarr v2 directory
  * (name ignored), a .npy file, or a member of an .npz archive (name NULL: the first). The

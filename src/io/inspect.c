@@ -224,6 +224,22 @@ static int zarr_dims(da_ctx ctx, const json_t *root, const char *key, int64_t ou
   return DA_OK;
 }
 
+/* The .zarray fill_value as written: "none" for null, "NaN", "0", "-1.5". */
+static void zarr_fill(const json_t *v, char *out, size_t len) {
+  if (!v || json_is_null(v))
+    snprintf(out, len, "none");
+  else if (json_is_string(v))
+    snprintf(out, len, "%s", json_string_value(v));
+  else if (json_is_boolean(v))
+    snprintf(out, len, "%s", json_is_true(v) ? "true" : "false");
+  else if (json_is_integer(v))
+    snprintf(out, len, "%lld", (long long)json_integer_value(v));
+  else if (json_is_real(v))
+    snprintf(out, len, "%.17g", json_real_value(v));
+  else
+    snprintf(out, len, "unknown");
+}
+
 /* "blosc lz4 level 5 shuffle", "zstd level 3", "none". */
 static void zarr_compression(const json_t *c, const json_t *filters, char *out, size_t len) {
   size_t at = 0;
@@ -292,6 +308,7 @@ static int inspect_zarr(da_ctx ctx, const char *path, da_file_info *info) {
     zarr_compression(json_object_get(root, "compressor"), json_object_get(root, "filters"),
                      info->compression, sizeof info->compression);
     info->stored_bytes = chunk_bytes(path, 0);
+    zarr_fill(json_object_get(root, "fill_value"), info->fill, sizeof info->fill);
   }
   json_decref(root);
   return rc;
@@ -358,6 +375,36 @@ static void h5_type(hid_t t, da_file_info *info) {
              cls >= 0 && cls < 11 ? names[cls] : "UNKNOWN", size);
   }
   set_nbytes(info, size);
+}
+
+/* The dataset's fill value: "none" when undefined, "0 (default)", or the user's value. */
+static void h5_fill(hid_t dcpl, hid_t ft, char *out, size_t len) {
+  H5D_fill_value_t st;
+  if (H5Pfill_value_defined(dcpl, &st) < 0) {
+    snprintf(out, len, "unknown");
+    return;
+  }
+  if (st == H5D_FILL_VALUE_UNDEFINED) {
+    snprintf(out, len, "none");
+    return;
+  }
+  if (st == H5D_FILL_VALUE_DEFAULT) {
+    snprintf(out, len, "0 (default)");
+    return;
+  }
+  H5T_class_t cls = H5Tget_class(ft);
+  long long i;
+  unsigned long long u;
+  double x;
+  if (cls == H5T_INTEGER && H5Tget_sign(ft) == H5T_SGN_NONE &&
+      H5Pget_fill_value(dcpl, H5T_NATIVE_ULLONG, &u) >= 0)
+    snprintf(out, len, "%llu", u);
+  else if (cls == H5T_INTEGER && H5Pget_fill_value(dcpl, H5T_NATIVE_LLONG, &i) >= 0)
+    snprintf(out, len, "%lld", i);
+  else if (cls == H5T_FLOAT && H5Pget_fill_value(dcpl, H5T_NATIVE_DOUBLE, &x) >= 0)
+    snprintf(out, len, "%.17g", x);
+  else
+    snprintf(out, len, "user-defined");
 }
 
 /* "gzip level 4 shuffle", "none". */
@@ -457,6 +504,7 @@ static int inspect_hdf5(da_ctx ctx, const char *path, const char *name, da_file_
     h5_filters(dcpl, info->compression, sizeof info->compression);
     info->stored_bytes = (int64_t)H5Dget_storage_size(dset);
     info->order = 'C';
+    h5_fill(dcpl, ft, info->fill, sizeof info->fill);
   }
   if (dcpl >= 0)
     H5Pclose(dcpl);

@@ -21,11 +21,12 @@ import numpy as np, h5py, zarr, numcodecs
 a = np.arange(100 * 80, dtype='f4').reshape(100, 80)
 with h5py.File('py.h5', 'w') as f:
     f.create_dataset('g/temp', data=a, chunks=(25, 40), compression='gzip', compression_opts=4,
-                     shuffle=True)
+                     shuffle=True, fillvalue=-1.5)
     f.create_dataset('flat', data=np.arange(10, dtype='<u2'))
 z = zarr.open('py.zarr', mode='w', shape=(50, 60, 7), chunks=(20, 20, 7), dtype='<i4',
-              compressor=numcodecs.Blosc('lz4', 5, numcodecs.Blosc.SHUFFLE))
+              compressor=numcodecs.Blosc('lz4', 5, numcodecs.Blosc.SHUFFLE), fill_value=7)
 z[:] = np.arange(50 * 60 * 7).reshape(50, 60, 7)
+zarr.open('nan.zarr', mode='w', shape=(4, 4), chunks=(2, 2), dtype='<f8', fill_value=np.nan)
 np.save('be.npy', np.arange(30 * 20, dtype='>i8').reshape(30, 20))
 np.save('f.npy', np.asfortranarray(np.arange(12, dtype='i2').reshape(3, 4)))
 np.save('c.npy', np.zeros((2, 3, 4), dtype='<c16'))
@@ -52,14 +53,16 @@ $out"
 expect py.h5 /g/temp -- "format:       hdf5" "shape:        (100, 80)" \
   "dtype:        float32 (stored as H5T_IEEE_F32LE)" "chunks:       (25, 40), 8 chunks" \
   "bytes:        31.2 KiB (32000 bytes)" "compression:  gzip level 4 shuffle" "order:        C" \
-  "Data type    float32"
+  "fill value:   -1.5" "Data type    float32"
 expect py.h5 -- "shape:        (10,)" "dtype:        uint16 (stored as H5T_STD_U16LE)" \
-  "compression:  none"
+  "compression:  none" "fill value:   0 (default)"
+expect nan.zarr -- "dtype:        float64 (stored as <f8)" "fill value:   NaN"
 NP=2 expect --svg py.zarr.svg py.zarr -- "format:       zarr" "shape:        (50, 60, 7)" \
   "dtype:        int32 (stored as <i4)" "chunks:       (20, 20, 7), 9 chunks" \
-  "compression:  blosc lz4 level 5 shuffle" "over 2 ranks"
+  "compression:  blosc lz4 level 5 shuffle" "fill value:   7" "over 2 ranks"
 expect be.npy -- "format:       npy" "shape:        (30, 20)" "dtype:        int64 (stored as >i8)" \
   "chunks:       (30, 20), 1 chunk" "compression:  none" "bytes:        4.7 KiB (4800 bytes)"
+run_info be.npy 2>&1 | grep -q "fill value" && fail "darray-info shows a fill value for a .npy file"
 expect --svg f.svg f.npy -- "shape:        (3, 4)" "order:        F" "int16"
 expect c.npy -- "dtype:        none in darray (stored as <c16)" "darray cannot open it"
 expect --svg npz.svg py.npz mask -- "format:       npz" "shape:        (5,)" \
