@@ -282,6 +282,82 @@ static void test_trace(void) {
   da_array_destroy(&x);
 }
 
+/* The operations that run their own MPI outside the scheduler (the 1-D sort, unique, the
+ * exact quantile) show their local work as compute and their exchanges as communication. */
+static void test_trace_eager(void) {
+  int rank = da_ctx_rank(ctx), size = da_ctx_size(ctx);
+  char json[512], rpath[512];
+  snprintf(json, sizeof json, "%s/eager.json", dir);
+  snprintf(rpath, sizeof rpath, "%s/eager.txt", dir);
+  da_array x, sorted, values, counts, inverse, med;
+  TU_OK(ctx,
+        da_random_randint(ctx, 11, 0, 500, 1, (int64_t[]){20000}, DA_CHUNKS(2300), DA_INT32, &x));
+  TU_OK(ctx, da_persist(x));
+  TU_OK(ctx, da_ctx_trace_start(ctx));
+  TU_OK(ctx, da_sort(x, 0, &sorted));
+  TU_OK(ctx, da_unique(x, &values, &counts, &inverse));
+  TU_OK(ctx, da_persist(inverse));
+  TU_OK(ctx, da_median(x, 0, NULL, 0, &med));
+  TU_OK(ctx, da_persist(med));
+  FILE *rep = rank == 0 ? fopen(rpath, "w") : NULL;
+  CHECK(rank != 0 || rep);
+  TU_OK(ctx, da_ctx_trace_stop(ctx, json, rep));
+  if (rep)
+    fclose(rep);
+  if (rank == 0) {
+    char *sum = json_summary(json);
+    CHECKF(sum && !strstr(sum, "bad "), "malformed events:\n%s", sum ? sum : "");
+    for (int p = 0; p < size && sum; p++) {
+      /* Two sorts (da_sort's and unique's), each: keys, splitters, exchange, merge. */
+      CHECKF(count_of(sum, p, "compute", "sort-keys") == 2, "rank %d: sort-keys %ld\n%s", p,
+             count_of(sum, p, "compute", "sort-keys"), sum);
+      CHECK(count_of(sum, p, "comm", "sort_splitters") == 2);
+      CHECK(count_of(sum, p, "comm", "sort_exchange") == 2);
+      CHECK(count_of(sum, p, "compute", "sort-merge") == 2);
+      /* unique: the run tables, its values, and the inverse's two record exchanges. */
+      CHECK(count_of(sum, p, "compute", "unique-runs") == 1);
+      CHECK(count_of(sum, p, "compute", "unique-values") == 1);
+      CHECK(count_of(sum, p, "comm", "run_counts") == 1);
+      CHECK(count_of(sum, p, "comm", "block_keys") == 2);
+      CHECK(count_of(sum, p, "comm", "record_exchange") == 2);
+      CHECK(count_of(sum, p, "compute", "searchsorted") == 3);
+      /* The median: a pass per radix level, each with its counts summed. */
+      CHECKF(count_of(sum, p, "comm", "quantile_counts") >= 2, "rank %d: quantile counts %ld", p,
+             count_of(sum, p, "comm", "quantile_counts"));
+      CHECK(count_of(sum, p, "compute", "quantile-pass") >= 1);
+    }
+    free(sum);
+    char *report = slurp(rpath);
+    CHECKF(report && report_tasks(report, "sort-keys") == 2 * size &&
+               report_tasks(report, "sort-merge") == 2 * size,
+           "report:\n%s", report ? report : "");
+    free(report);
+  }
+  /* The results are the untraced ones. */
+  int64_t n = 20000;
+  int32_t *a = malloc(sizeof(int32_t) * (size_t)n), *b = malloc(sizeof(int32_t) * (size_t)n);
+  TU_OK(ctx, da_compute(x, 0, a, rank == 0 ? sizeof(int32_t) * (size_t)n : 0));
+  TU_OK(ctx, da_compute(sorted, 0, b, rank == 0 ? sizeof(int32_t) * (size_t)n : 0));
+  if (rank == 0) {
+    int64_t hist[500] = {0};
+    for (int64_t i = 0; i < n; i++)
+      hist[a[i]]++;
+    bool ok = true;
+    for (int64_t i = 0, at = 0; i < 500; i++)
+      for (int64_t k = 0; k < hist[i]; k++)
+        ok = ok && b[at++] == i;
+    CHECK(ok);
+  }
+  free(a);
+  free(b);
+  da_array_destroy(&med);
+  da_array_destroy(&inverse);
+  da_array_destroy(&counts);
+  da_array_destroy(&values);
+  da_array_destroy(&sorted);
+  da_array_destroy(&x);
+}
+
 static void test_trace_errors(void) {
   int rank = da_ctx_rank(ctx);
   /* Stopping what never started: every rank says so. */
@@ -518,6 +594,7 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
   test_trace();
+  test_trace_eager();
   test_trace_errors();
   test_dot();
   test_progress();

@@ -28,6 +28,14 @@ static inline void da_trace_event(da_ctx ctx, int kind, const char *name, int64_
   if (ctx->diag & DA_DIAG_TRACE)
     da_trace_event_impl(ctx, kind, name, block, peer, bytes, t0);
 }
+/* da_agree recorded as a wait: for operations that run outside the scheduler, which records
+ * its own. */
+static inline int da_agree_traced(da_ctx ctx, int rc) {
+  double t0 = da_trace_now(ctx);
+  rc = da_agree(ctx, rc);
+  da_trace_event(ctx, DA_EV_WAIT, "agree", -1, -1, 0, t0);
+  return rc;
+}
 /* A block read or written by an IO layer; inside a task its time counts as IO, not compute. */
 static inline void da_trace_io(da_ctx ctx, const char *name, int64_t block, int64_t bytes,
                                double t0) {

@@ -2,6 +2,7 @@
  * distributed radix selection on order-preserving integer keys, over some axes lane by lane
  * with each lane gathered whole; and an approximate form from one histogram of the values. */
 #include "core/internal.h"
+#include "diag/diag.h"
 
 #include <float.h>
 #include <math.h>
@@ -621,8 +622,12 @@ static const da_layer_ops copy_ops = {
     .name = "quantile-input", .aligned = true, .tile = copy_tile, .free_params = params_kept};
 
 static int allreduce(da_ctx ctx, void *buf, int count, MPI_Datatype t, MPI_Op op) {
+  double t0 = da_trace_now(ctx);
   if (MPI_Allreduce(MPI_IN_PLACE, buf, count, t, op, ctx->comm) != MPI_SUCCESS)
     return DA_ERR(ctx, DA_ERR_MPI, "quantile: MPI_Allreduce failed");
+  int size;
+  MPI_Type_size(t, &size);
+  da_trace_event(ctx, DA_EV_COMM, "quantile counts", -1, -1, (int64_t)count * size, t0);
   return DA_OK;
 }
 
@@ -697,7 +702,9 @@ static int select_whole(da_array a, bool again, int64_t nr, const int64_t rank[]
     memset(h, 0, (size_t)(ng * nb) * sizeof *h);
     st.L = &L;
     if (aside) {
+      double t0 = da_trace_now(ctx);
       kops[DA_UINT64].count(st.buf, st.nbuf, &L, h);
+      da_trace_event(ctx, DA_EV_COMPUTE, "quantile-candidates", -1, -1, 0, t0);
     } else if (first && !a->materialized && !again) {
       st.kind = PASS_SCAN;
       rc = da_node_new(ctx, a->ndim, a->shape, (const int64_t *const *)a->chunks, a->numblocks,

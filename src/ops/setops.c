@@ -2,6 +2,7 @@
  * rank holding the block of the sorted array it falls in and back; unique dedupes da_sort's
  * output across block boundaries. Both compare order keys, so NaN sorts last, once. */
 #include "core/internal.h"
+#include "diag/diag.h"
 #include "ops/sort.h"
 
 #include <limits.h>
@@ -125,6 +126,7 @@ static int alloc_blocks(da_array a) {
 static int exchange(da_ctx ctx, const void *sbuf, const int64_t scount[], size_t size,
                     int64_t rcount[], bool known, void **rbuf, int64_t *rtotal) {
   int rc = DA_OK, np = ctx->size, me = ctx->rank;
+  double t0 = da_trace_now(ctx);
   *rbuf = NULL;
   *rtotal = 0;
   if (!known && MPI_Alltoall(scount, 1, MPI_INT64_T, rcount, 1, MPI_INT64_T, ctx->comm))
@@ -161,10 +163,24 @@ static int exchange(da_ctx ctx, const void *sbuf, const int64_t scount[], size_t
     return rc;
   }
   *rtotal = total;
+  int64_t sent = 0;
+  for (int r = 0; r < np; r++)
+    sent += r != me ? scount[r] : 0;
+  da_trace_event(ctx, DA_EV_COMM, "record exchange", -1, -1, sent * (int64_t)size, t0);
   return DA_OK;
 }
 
 /* ---------------------------------------------------------------- searchsorted */
+
+/* Collective. MPI_Allreduce in place of per-block tables, traced as communication. */
+static int table_allreduce(da_ctx ctx, void *buf, int count, MPI_Datatype t, MPI_Op op,
+                           const char *what) {
+  double t0 = da_trace_now(ctx);
+  int size, e = MPI_Allreduce(MPI_IN_PLACE, buf, count, t, op, ctx->comm);
+  MPI_Type_size(t, &size);
+  da_trace_event(ctx, DA_EV_COMM, what, -1, -1, (int64_t)count * size, t0);
+  return e == MPI_SUCCESS ? DA_OK : DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of %s failed", what);
+}
 
 /* What every rank knows of the sorted keys ka: its non-empty blocks (block index and first
  * key, in order). A value goes to the last such block whose first key lies below it
@@ -191,8 +207,7 @@ static int firsts_gather(da_array ka, block_firsts *f) {
   }
   DA_TRY(da_agree(ctx, rc));
   /* Each block's key comes from its owner alone; the others add zeros. */
-  if (MPI_Allreduce(MPI_IN_PLACE, f->first, (int)nb, MPI_UINT64_T, MPI_MAX, ctx->comm))
-    rc = DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of block keys failed");
+  rc = table_allreduce(ctx, f->first, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
   for (int64_t b = 0; b < nb && !rc; b++)
     if (ka->chunks[0][b] > 0) {
       f->block[f->n] = b;
@@ -235,6 +250,7 @@ static int search_keys(da_array ka, da_array *kv, bool right, da_array *out) {
                       DA_INT64, sizeof(int64_t), DA_LAYOUT_OF(v), &res);
   if (!rc)
     rc = alloc_blocks(res);
+  double t0 = da_trace_now(ctx);
   /* Values below every block are answered here (0, as the blocks are zeroed); the others
    * are counted per owner of their block. */
   for (int64_t k = 0; k < v->nlocal && !rc; k++) {
@@ -270,11 +286,13 @@ static int search_keys(da_array ka, da_array *kv, bool right, da_array *out) {
       }
     }
     da_array_destroy(kv);
+    da_trace_event(ctx, DA_EV_COMPUTE, "searchsorted", -1, -1, 0, t0);
     rc = exchange(ctx, sbuf, scount, sizeof *sbuf, rcount, false, (void **)&rbuf, &nrecv);
   }
   da_work_free(ctx, sbuf, (size_t)nsend * sizeof *sbuf);
   if (!rc) {
     /* The owner finds each key in the block it was sent for and answers in place. */
+    t0 = da_trace_now(ctx);
     int64_t *ans = (int64_t *)rbuf;
     for (int64_t i = 0; i < nrecv; i++) {
       uint64_t x = rbuf[i];
@@ -282,12 +300,15 @@ static int search_keys(da_array ka, da_array *kv, bool right, da_array *out) {
       const uint64_t *blk = ka->lblocks[da_block_local_index(ka, b)];
       ans[i] = ka->offsets[0][b] + key_bound(blk, ka->chunks[0][b], x, right);
     }
+    da_trace_event(ctx, DA_EV_COMPUTE, "searchsorted", -1, -1, 0, t0);
     rc = exchange(ctx, ans, rcount, sizeof *ans, scount, true, (void **)&back, &nback);
   }
   da_work_free(ctx, rbuf, (size_t)nrecv * sizeof *rbuf);
   if (!rc) {
+    t0 = da_trace_now(ctx);
     for (int64_t i = 0; i < nsend; i++)
       *dest[i] = back[i];
+    da_trace_event(ctx, DA_EV_COMPUTE, "searchsorted", -1, -1, 0, t0);
     res->materialized = true;
   }
   da_work_free(ctx, dest, (size_t)nsend * sizeof *dest);
@@ -420,9 +441,9 @@ static int runs_find(da_array s, key_kind k, run_table *t) {
                            1, k);
   }
   /* Each block's entries come from its owner alone; the others give 0 (or -1). */
-  if (MPI_Allreduce(MPI_IN_PLACE, t->last, (int)nb, MPI_UINT64_T, MPI_MAX, ctx->comm))
-    rc = DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of block keys failed");
+  rc = table_allreduce(ctx, t->last, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
   DA_TRY(da_agree(ctx, rc));
+  double t0 = da_trace_now(ctx);
   for (int64_t b = 0; b < nb; b++)
     t->info[b] = 0, t->info[nb + b] = -1;
   for (int64_t q = 0; q < s->nlocal; q++) {
@@ -433,8 +454,8 @@ static int runs_find(da_array s, key_kind k, run_table *t) {
     t->info[b] = m;
     t->info[nb + b] = m > 0 ? s->offsets[0][b] + first : -1;
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, t->info, (int)(2 * nb), MPI_INT64_T, MPI_MAX, ctx->comm))
-    rc = DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of run counts failed");
+  da_trace_event(ctx, DA_EV_COMPUTE, "unique-runs", -1, -1, 0, t0);
+  rc = table_allreduce(ctx, t->info, (int)(2 * nb), MPI_INT64_T, MPI_MAX, "run counts");
   int64_t after = s->size;
   for (int64_t b = nb - 1; b >= 0; b--) {
     t->next[b] = after;
@@ -468,6 +489,7 @@ static int pieces_make(da_array s, key_kind k, const run_table *t, da_array *pv,
   if (!rc && !(starts = da_malloc(ctx, (size_t)most * sizeof *starts)))
     rc = DA_ERR_NOMEM;
   rc = da_agree(ctx, rc);
+  double t0 = da_trace_now(ctx);
   for (int64_t q = 0; q < s->nlocal && !rc; q++) {
     int64_t b = da_block_global_index(s, q), nu = t->info[b], off = s->offsets[0][b];
     int64_t pb = prev_nonempty(s, b);
@@ -485,6 +507,7 @@ static int pieces_make(da_array s, key_kind k, const run_table *t, da_array *pv,
     for (int64_t j = 0; j < nu; j++)
       cnt[j] = (j + 1 < nu ? off + starts[j + 1] : t->next[b]) - (off + starts[j]);
   }
+  da_trace_event(ctx, DA_EV_COMPUTE, "unique-values", -1, -1, 0, t0);
   free(starts);
   if (rc) {
     da_array_destroy(pv);

@@ -3,6 +3,8 @@
  * element sent once) and the sort of every lane along an axis of an n-D array. */
 #include "ops/sort.h"
 
+#include "diag/diag.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,7 @@ static int local_sorted(da_array a, bool arg, sorted_run *run) {
   const size_t esz = arg ? sizeof(key_pair) : sizeof(uint64_t);
   bool ran = !a->materialized;
   DA_TRY(da_schedule(a));
+  double t0 = da_trace_now(ctx); /* eager work outside the scheduler, traced here */
   int64_t n = 0;
   for (int64_t k = 0; k < a->nlocal; k++)
     n += da_block_size_of(a, da_block_global_index(a, k));
@@ -372,6 +375,7 @@ static int local_sorted(da_array a, bool arg, sorted_run *run) {
   *run = (sorted_run){buf, tmp, n, bytes};
   if (rc)
     run_free(ctx, run);
+  da_trace_event(ctx, DA_EV_COMPUTE, "sort-keys", -1, -1, 0, t0);
   return rc;
 }
 
@@ -530,7 +534,8 @@ static int exchange(da_array o, bool arg, sorted_run *run, const int64_t *cut, d
   MPI_Request *req = NULL;
   char *recv = NULL, *scr = NULL, *buf = run->buf;
   size_t recv_bytes = 0, scr_bytes = 0;
-  int64_t mine = o->nlocal;
+  int64_t mine = o->nlocal, sent = 0;
+  double t0 = da_trace_now(ctx);
   if (!owner || !nown || !sdisp || !fill || !rcnt || !rdisp || !ssz)
     rc = DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate the exchange plan");
   if (!rc && (int64_t)P * mine > INT_MAX)
@@ -604,12 +609,16 @@ static int exchange(da_array o, bool arg, sorted_run *run, const int64_t *cut, d
     }
   }
   for (int64_t b = 0; b < nb && !rc; b++)
-    if (owner[b] != me && cut[b + 1] > cut[b])
+    if (owner[b] != me && cut[b + 1] > cut[b]) {
       rc = da_send_bytes(ctx, buf + cut[b] * (int64_t)esz, (size_t)(cut[b + 1] - cut[b]) * esz,
                          owner[b], tag, &req, &nreq, &cap);
+      sent += cut[b + 1] - cut[b];
+    }
   if (nreq && MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE) != MPI_SUCCESS && !rc)
     rc = DA_ERR(ctx, DA_ERR_MPI, "MPI_Waitall failed");
   DA_TRY_GOTO(da_agree(ctx, rc), done);
+  da_trace_event(ctx, DA_EV_COMM, "sort exchange", -1, -1, sent * (int64_t)esz, t0);
+  t0 = da_trace_now(ctx);
   da_work_free(ctx, run->buf, run->bytes);
   run->buf = NULL;
   /* Each block: its runs merged, then turned into values or indices. */
@@ -637,7 +646,8 @@ static int exchange(da_array o, bool arg, sorted_run *run, const int64_t *cut, d
     }
     at += m;
   }
-  rc = da_agree(ctx, rc);
+  da_trace_event(ctx, DA_EV_COMPUTE, "sort-merge", -1, -1, 0, t0);
+  rc = da_agree_traced(ctx, rc);
 done:
   da_work_free(ctx, recv, recv_bytes);
   da_work_free(ctx, scr, scr_bytes);
@@ -664,9 +674,12 @@ static int sort_flat(da_array a, bool arg, da_array *out) {
   int rc = local_sorted(a, arg, &run);
   if (!rc && !(cut = malloc((size_t)(nb + 1) * sizeof *cut)))
     rc = DA_ERR(ctx, DA_ERR_NOMEM, "cannot allocate %lld cuts", (long long)nb);
-  rc = da_agree(ctx, rc);
-  if (!rc)
+  rc = da_agree_traced(ctx, rc); /* waits for the slowest local sort */
+  if (!rc) {
+    double t0 = da_trace_now(ctx);
     rc = find_cuts(a, arg, run.buf, run.n, cut);
+    da_trace_event(ctx, DA_EV_COMM, "sort splitters", -1, -1, 0, t0);
+  }
   if (!rc)
     rc = da_agree(ctx, da_array_new(ctx, 1, a->shape, (const int64_t *const *)a->chunks,
                                     a->numblocks, odt, da_dtype_size(odt), NULL, &o));
