@@ -56,6 +56,14 @@ int da_agree(da_ctx ctx, int rc) {
   return e.code;
 }
 
+int da_agree_sum(da_ctx ctx, int rc, int64_t *count) {
+  int64_t v[2] = {rc != 0, *count};
+  if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T, MPI_SUM, ctx->comm) != MPI_SUCCESS)
+    return DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce failed while ranks agreed on an error");
+  *count = v[1];
+  return v[0] ? da_agree(ctx, rc) : DA_OK; /* the failing ranks' first message */
+}
+
 void *da_malloc(da_ctx ctx, size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   if (!p)

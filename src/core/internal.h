@@ -59,6 +59,9 @@ int da_error_impl(da_ctx ctx, int code, const char *file, int line, const char *
 /* Collective. Makes every rank agree on rc: if any rank failed, all return the code and
  * message of the lowest failing rank. */
 int da_agree(da_ctx ctx, int rc);
+/* Collective. da_agree that also sums *count over the ranks into *count, in one allreduce
+ * when no rank failed. */
+int da_agree_sum(da_ctx ctx, int rc, int64_t *count);
 
 /* malloc/calloc that record DA_ERR_NOMEM on failure. Zero bytes gives a valid pointer. */
 void *da_malloc(da_ctx ctx, size_t bytes);

@@ -55,8 +55,9 @@ static inline void da_task_end(da_ctx ctx, const char *name, int64_t block, doub
 }
 
 /* A computation of local_total tasks on this rank, global_total on all, begins / ends (rc:
- * how it ended). Nested computations join the outer one's bar. */
-void da_progress_begin_impl(da_ctx ctx, int64_t local_total, int64_t global_total);
+ * how it ended). Nested computations join the outer one's bar. begin returns the tasks of
+ * all ranks known done before it, the base of its da_progress_sync counts. */
+int64_t da_progress_begin_impl(da_ctx ctx, int64_t local_total, int64_t global_total);
 void da_progress_end_impl(da_ctx ctx, int rc);
 static inline bool da_progress_on(da_ctx ctx) {
   return (ctx->diag & DA_DIAG_PROGRESS) != 0;
@@ -64,6 +65,8 @@ static inline bool da_progress_on(da_ctx ctx) {
 
 /* A task of the computation in progress is done (rank 0). */
 void da_progress_tick(da_ctx ctx);
+/* Every rank's tasks done so far, summed at a wave's closing agreement (rank 0). */
+void da_progress_sync(da_ctx ctx, int64_t all_done);
 
 /* Messages of one wave in flight, for the trace: da_trace_xfer_add sums the bytes of each item
  * per peer; da_trace_xfer_flush records one event per peer ("send" or "recv") from t0 until

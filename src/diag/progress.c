@@ -16,9 +16,10 @@ struct da_progress {
   double delay; /* seconds before the first print: DARRAY_PROGRESS_DELAY, 1 by default */
   int depth;    /* computations begun and not ended: nested ones join the outer bar */
   double start, last;
-  /* Rank 0 sees only its own tasks; the bar shows its fraction done of every rank's total,
-   * which needs no communication and tracks the others' on a balanced plan. */
-  int64_t done, local_total, global_total;
+  /* Rank 0 counts its own tasks; every wave's closing agreement also sums all ranks' (synced,
+   * when rank 0 had done done_at_sync). Between waves the bar moves on from synced at rank
+   * 0's own pace, scaled to the global total. */
+  int64_t done, local_total, global_total, synced, done_at_sync;
   bool shown, tty;
   int width; /* of the last line drawn in place, to blank what a shorter one leaves */
 };
@@ -73,25 +74,29 @@ int da_ctx_set_progress(da_ctx ctx, int on) {
   return DA_OK;
 }
 
-void da_progress_begin_impl(da_ctx ctx, int64_t local_total, int64_t global_total) {
+int64_t da_progress_begin_impl(da_ctx ctx, int64_t local_total, int64_t global_total) {
   struct da_progress *g = ctx->progress;
   if (g->depth++ > 0) {
     g->local_total += local_total;
     g->global_total += global_total;
-    return;
+    return g->synced;
   }
   g->start = g->last = MPI_Wtime();
-  g->done = 0;
+  g->done = g->synced = g->done_at_sync = 0;
   g->local_total = local_total;
   g->global_total = global_total;
   g->shown = false;
   g->tty = isatty(STDERR_FILENO);
   g->width = 0;
+  return 0;
 }
 
 /* One line: "[#####     ]  52% 1040/2000 tasks  3.2 s elapsed  ~2.9 s left". */
 static void draw(struct da_progress *g, double now, int final_rc, bool final) {
-  double f = g->local_total > 0 ? (double)g->done / (double)g->local_total : 1.0;
+  double est = (double)g->synced;
+  if (g->local_total > 0)
+    est += (double)(g->done - g->done_at_sync) * (double)g->global_total / (double)g->local_total;
+  double f = g->global_total > 0 ? est / (double)g->global_total : 1.0;
   f = f > 1 ? 1 : f;
   int64_t done = final && !final_rc ? g->global_total : llround(f * (double)g->global_total);
   char bar[BAR_WIDTH + 1], tail[64] = "";
@@ -119,17 +124,31 @@ static void draw(struct da_progress *g, double now, int final_rc, bool final) {
   g->last = now;
 }
 
-void da_progress_tick(da_ctx ctx) {
-  struct da_progress *g = ctx->progress;
-  if (g->depth == 0) /* a task outside a planned computation (a collective layer) */
-    return;
-  g->done++;
+static void maybe_draw(struct da_progress *g) {
   /* A clock read per task is cheap beside the task (a vDSO call of tens of ns). */
   double now = MPI_Wtime();
   if (now - g->start < g->delay)
     return;
   if (!g->shown || now - g->last >= (g->tty ? TTY_EVERY : LINE_EVERY))
     draw(g, now, DA_OK, false);
+}
+
+void da_progress_tick(da_ctx ctx) {
+  struct da_progress *g = ctx->progress;
+  if (g->depth == 0) /* a task outside a planned computation (a collective layer) */
+    return;
+  g->done++;
+  maybe_draw(g);
+}
+
+void da_progress_sync(da_ctx ctx, int64_t all_done) {
+  struct da_progress *g = ctx->progress;
+  if (g->depth == 0)
+    return;
+  /* A nested computation's tasks are missing from its outer one's counts: never go back. */
+  g->synced = all_done > g->synced ? all_done : g->synced;
+  g->done_at_sync = g->done;
+  maybe_draw(g);
 }
 
 void da_progress_end_impl(da_ctx ctx, int rc) {

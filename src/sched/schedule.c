@@ -102,6 +102,8 @@ typedef struct {
   int spill_fd; /* valid when spill_open */
   bool spill_open;
   int64_t spill_end;
+  /* Tasks this rank has run, and (rank 0, progress on) every rank's done before the plan. */
+  int64_t ran, progress_base;
 } plan;
 
 /* ---------------------------------------------------------------- counted buffers */
@@ -1426,6 +1428,7 @@ static int run_task_diag(plan *p, pstep *st, da_input *ins, da_input **dep_ins, 
   double t0 = da_task_begin(p->ctx);
   int rc = run_task(p, st, ins, dep_ins, dep_cap, b);
   da_task_end(p->ctx, p->pn[st->node].node->ops->name, b, t0);
+  p->ran++;
   return rc;
 }
 
@@ -1512,8 +1515,11 @@ static int run_wave(plan *p, pstep *st, const wave *w, da_input *ins, int prior)
   exchange_free(p, &rx);
   exchange_free(p, &tx);
   tw = da_trace_now(ctx);
-  rc = da_agree(ctx, rc);
+  int64_t all = p->ran; /* summed in the same message, for the progress bar */
+  rc = da_agree_sum(ctx, rc, &all);
   da_trace_event(ctx, DA_EV_WAIT, "agree", -1, -1, 0, tw);
+  if (!rc && da_progress_on(ctx))
+    da_progress_sync(ctx, p->progress_base + all);
   return rc;
 }
 
@@ -1554,7 +1560,7 @@ static void progress_begin(plan *p) {
     for (int64_t b = 0; b < q->node->nblocks; b++)
       all += q->need[b];
   }
-  da_progress_begin_impl(p->ctx, mine, all);
+  p->progress_base = da_progress_begin_impl(p->ctx, mine, all);
 }
 
 static int schedule_plan(da_array target, da_block_sink sink, void *user) {
