@@ -129,6 +129,15 @@ static bool report_action(const char *report, const char *action, double *sec, d
   return at && sscanf(at + strlen(key), " %lf %lf%%", sec, pct) == 2;
 }
 
+/* Stops the trace, writing its events to json and (rank 0) its report to rpath. */
+static void trace_stop(const char *json, const char *rpath) {
+  FILE *rep = da_ctx_rank(ctx) == 0 ? fopen(rpath, "w") : NULL;
+  CHECK(da_ctx_rank(ctx) != 0 || rep);
+  TU_OK(ctx, da_ctx_trace_stop(ctx, json, rep));
+  if (rep)
+    fclose(rep);
+}
+
 static void test_trace(void) {
   int rank = da_ctx_rank(ctx), size = da_ctx_size(ctx);
   char json[512], zpath[512], rpath[512], h5path[512];
@@ -160,11 +169,7 @@ static void test_trace(void) {
   TU_OK(ctx, da_to_hdf5(back, h5path, "r", NULL));
   TU_OK(ctx, da_from_hdf5(ctx, h5path, "r", DA_CHUNKS(RN, RM), DA_DTYPE_NATIVE, &h5));
   TU_OK(ctx, da_persist(h5));
-  FILE *rep = rank == 0 ? fopen(rpath, "w") : NULL;
-  CHECK(rank != 0 || rep);
-  TU_OK(ctx, da_ctx_trace_stop(ctx, json, rep));
-  if (rep)
-    fclose(rep);
+  trace_stop(json, rpath);
 
   /* The traced computation is right: sum(2x + 1) against a serial sum of x. */
   double *whole = rank == 0 ? malloc(sizeof(double) * N * M) : NULL;
@@ -299,11 +304,7 @@ static void test_trace_eager(void) {
   TU_OK(ctx, da_persist(inverse));
   TU_OK(ctx, da_median(x, 0, NULL, 0, &med));
   TU_OK(ctx, da_persist(med));
-  FILE *rep = rank == 0 ? fopen(rpath, "w") : NULL;
-  CHECK(rank != 0 || rep);
-  TU_OK(ctx, da_ctx_trace_stop(ctx, json, rep));
-  if (rep)
-    fclose(rep);
+  trace_stop(json, rpath);
   if (rank == 0) {
     char *sum = json_summary(json);
     CHECKF(sum && !strstr(sum, "bad "), "malformed events:\n%s", sum ? sum : "");

@@ -36,6 +36,16 @@ static inline int da_agree_traced(da_ctx ctx, int rc) {
   da_trace_event(ctx, DA_EV_WAIT, "agree", -1, -1, 0, t0);
   return rc;
 }
+/* MPI_Allreduce in place, recorded as communication named what (a literal): for the
+ * tables that operations outside the scheduler agree on. */
+static inline int da_allreduce_traced(da_ctx ctx, void *buf, int count, MPI_Datatype t, MPI_Op op,
+                                      const char *what) {
+  double t0 = da_trace_now(ctx);
+  int size, e = MPI_Allreduce(MPI_IN_PLACE, buf, count, t, op, ctx->comm);
+  MPI_Type_size(t, &size);
+  da_trace_event(ctx, DA_EV_COMM, what, -1, -1, (int64_t)count * size, t0);
+  return e == MPI_SUCCESS ? DA_OK : DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of %s failed", what);
+}
 /* A block read or written by an IO layer; inside a task its time counts as IO, not compute. */
 static inline void da_trace_io(da_ctx ctx, const char *name, int64_t block, int64_t bytes,
                                double t0) {

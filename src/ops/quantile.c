@@ -621,16 +621,6 @@ static void copy_tile(const da_array a, int64_t b, int64_t start, int64_t count,
 static const da_layer_ops copy_ops = {
     .name = "quantile-input", .aligned = true, .tile = copy_tile, .free_params = params_kept};
 
-static int allreduce(da_ctx ctx, void *buf, int count, MPI_Datatype t, MPI_Op op) {
-  double t0 = da_trace_now(ctx);
-  if (MPI_Allreduce(MPI_IN_PLACE, buf, count, t, op, ctx->comm) != MPI_SUCCESS)
-    return DA_ERR(ctx, DA_ERR_MPI, "quantile: MPI_Allreduce failed");
-  int size;
-  MPI_Type_size(t, &size);
-  da_trace_event(ctx, DA_EV_COMM, "quantile counts", -1, -1, (int64_t)count * size, t0);
-  return DA_OK;
-}
-
 /* Bins per level: 2^16 in all, split among the groups counting at once (so one level's
  * counts stay 512 KiB). */
 static int level_bits(int pshift, int64_t ngroups) {
@@ -719,11 +709,11 @@ static int select_whole(da_array a, bool again, int64_t nr, const int64_t rank[]
       break;
     if (first) {
       uint64_t mm[2] = {st.range[0], ~st.range[1]};
-      if ((rc = allreduce(ctx, mm, 2, MPI_UINT64_T, MPI_MIN)))
+      if ((rc = da_allreduce_traced(ctx, mm, 2, MPI_UINT64_T, MPI_MIN, "quantile counts")))
         break;
       st.range[0] = mm[0], st.range[1] = ~mm[1];
     }
-    if ((rc = allreduce(ctx, h, (int)(ng * nb), MPI_INT64_T, MPI_SUM)))
+    if ((rc = da_allreduce_traced(ctx, h, (int)(ng * nb), MPI_INT64_T, MPI_SUM, "quantile counts")))
       break;
     uint64_t lo = st.range[0], hi = st.range[1];
     if (first && ko->has_nan && hi == ko->nan_key) {
@@ -1057,9 +1047,9 @@ int da_quantile_approx(da_array a, int64_t nq, const double q[], double values[]
     rc = pass(x, &st);
   double mm[2] = {st.lo, -st.hi};
   if (!rc)
-    rc = allreduce(ctx, mm, 2, MPI_DOUBLE, MPI_MIN);
+    rc = da_allreduce_traced(ctx, mm, 2, MPI_DOUBLE, MPI_MIN, "quantile counts");
   if (!rc)
-    rc = allreduce(ctx, st.special, 3, MPI_INT64_T, MPI_SUM);
+    rc = da_allreduce_traced(ctx, st.special, 3, MPI_INT64_T, MPI_SUM, "quantile counts");
   st.lo = mm[0], st.hi = -mm[1];
   int64_t n = a->size, nneg = st.special[0], nfin = n - nneg - st.special[1];
   bool nan = st.special[2] > 0, binned = !nan && nfin > 0 && st.lo < st.hi;
@@ -1073,7 +1063,7 @@ int da_quantile_approx(da_array a, int64_t nq, const double q[], double values[]
     rc = pass(x, &st);
     bin_flush(&st);
     if (!rc)
-      rc = allreduce(ctx, st.h, APPROX_BINS, MPI_INT64_T, MPI_SUM);
+      rc = da_allreduce_traced(ctx, st.h, APPROX_BINS, MPI_INT64_T, MPI_SUM, "quantile counts");
   }
   /* NumPy's interpolation rounds (float32's b - a to float32), and so does ours. */
   double eps = a->dtype == DA_FLOAT32 ? FLT_EPSILON : DBL_EPSILON;

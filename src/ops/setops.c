@@ -172,16 +172,6 @@ static int exchange(da_ctx ctx, const void *sbuf, const int64_t scount[], size_t
 
 /* ---------------------------------------------------------------- searchsorted */
 
-/* Collective. MPI_Allreduce in place of per-block tables, traced as communication. */
-static int table_allreduce(da_ctx ctx, void *buf, int count, MPI_Datatype t, MPI_Op op,
-                           const char *what) {
-  double t0 = da_trace_now(ctx);
-  int size, e = MPI_Allreduce(MPI_IN_PLACE, buf, count, t, op, ctx->comm);
-  MPI_Type_size(t, &size);
-  da_trace_event(ctx, DA_EV_COMM, what, -1, -1, (int64_t)count * size, t0);
-  return e == MPI_SUCCESS ? DA_OK : DA_ERR(ctx, DA_ERR_MPI, "MPI_Allreduce of %s failed", what);
-}
-
 /* What every rank knows of the sorted keys ka: its non-empty blocks (block index and first
  * key, in order). A value goes to the last such block whose first key lies below it
  * (left) or at most at it (right); none means index 0. */
@@ -207,7 +197,7 @@ static int firsts_gather(da_array ka, block_firsts *f) {
   }
   DA_TRY(da_agree(ctx, rc));
   /* Each block's key comes from its owner alone; the others add zeros. */
-  rc = table_allreduce(ctx, f->first, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
+  rc = da_allreduce_traced(ctx, f->first, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
   for (int64_t b = 0; b < nb && !rc; b++)
     if (ka->chunks[0][b] > 0) {
       f->block[f->n] = b;
@@ -441,7 +431,7 @@ static int runs_find(da_array s, key_kind k, run_table *t) {
                            1, k);
   }
   /* Each block's entries come from its owner alone; the others give 0 (or -1). */
-  rc = table_allreduce(ctx, t->last, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
+  rc = da_allreduce_traced(ctx, t->last, (int)nb, MPI_UINT64_T, MPI_MAX, "block keys");
   DA_TRY(da_agree(ctx, rc));
   double t0 = da_trace_now(ctx);
   for (int64_t b = 0; b < nb; b++)
@@ -455,7 +445,7 @@ static int runs_find(da_array s, key_kind k, run_table *t) {
     t->info[nb + b] = m > 0 ? s->offsets[0][b] + first : -1;
   }
   da_trace_event(ctx, DA_EV_COMPUTE, "unique-runs", -1, -1, 0, t0);
-  rc = table_allreduce(ctx, t->info, (int)(2 * nb), MPI_INT64_T, MPI_MAX, "run counts");
+  rc = da_allreduce_traced(ctx, t->info, (int)(2 * nb), MPI_INT64_T, MPI_MAX, "run counts");
   int64_t after = s->size;
   for (int64_t b = nb - 1; b >= 0; b--) {
     t->next[b] = after;
